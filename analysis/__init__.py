@@ -1,0 +1,1 @@
+"""Pure functions over study result tables: EDFs, correlations, drivers, structure, plots, report."""

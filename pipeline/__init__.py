@@ -1,0 +1,1 @@
+"""Moves data and runs jobs: study loading, sampling, dataset preparation, training, fan-out, collection."""

@@ -1,0 +1,1 @@
+"""Datasets: readers for raw formats, packed stores, splits, variants, loaders, synthetic data."""
