@@ -130,7 +130,7 @@ def finalize_store(
         "name": name,
         "classes": list(classes),
         "resolution": [int(images.shape[1]), int(images.shape[2])],
-        "num_images": int(len(images)),
+        "num_images": len(images),
         "split_counts": {s: int((index["split"] == s).sum()) for s in SPLITS},
         "mean": mean,
         "std": std,
@@ -177,7 +177,13 @@ def write_store(
     np.save(tmp_dir / IMAGES_FILE, images)
     ids = list(source_ids) if source_ids is not None else [f"{name}#{i}" for i in range(len(images))]
     index = pd.DataFrame({"label": np.asarray(labels), "split": np.asarray(splits), "source_id": ids})
-    return finalize_store(tmp_dir, path, index, classes, name=name, split=split or {}, extra_meta=extra_meta)
+    try:
+        return finalize_store(
+            tmp_dir, path, index, classes, name=name, split=split or {}, extra_meta=extra_meta
+        )
+    finally:
+        if tmp_dir.exists():  # only left behind when finalize failed
+            shutil.rmtree(tmp_dir)
 
 
 def _check_index(index: pd.DataFrame, images: np.ndarray, classes: Sequence[str], name: str) -> None:
