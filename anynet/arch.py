@@ -58,9 +58,8 @@ class Arch:
                 continue
             object.__setattr__(self, name, normalised)
             if len(normalised) != NUM_STAGES:
-                problems.append(
-                    f"{name}={list(normalised)} has {len(normalised)} stages; AnyNetX has exactly {NUM_STAGES}"
-                )
+                shown, count = list(normalised), len(normalised)
+                problems.append(f"{name}={shown} has {count} stages; AnyNetX has exactly {NUM_STAGES}")
         if problems:  # shapes are wrong: per-stage checks would only repeat them
             raise ArchError(_message(problems))
         problems += _check_stages(self)
@@ -79,6 +78,11 @@ class Arch:
     def cum_width(self) -> int:
         """Σ w_i: sum of the stage widths (T22's cumulative width)."""
         return sum(self.widths)
+
+    def stages(self) -> list[tuple[int, int, int, int, int]]:
+        """Per stage: (depth, width, bottleneck ratio, group width, stride)."""
+        per_field = (self.depths, self.widths, self.bottleneck_ratios, self.group_widths, self.strides)
+        return list(zip(*per_field, strict=True))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (lists of ints) for YAML/JSON/parquet; inverse of `from_dict`."""

@@ -50,14 +50,13 @@ class _Tally:
 
 
 def complexity(arch: Arch, im_size: int = 224, num_classes: int = 1000) -> dict[str, int]:
-    """{"flops", "params", "acts"} of `arch` at im_size×im_size input with a num_classes head (pycls rules)."""
+    """{"flops", "params", "acts"} of `arch` at im_size×im_size input, num_classes outputs (pycls rules)."""
     _check_sizes(im_size, num_classes)
     cx = _Tally(im_size)
     cx.conv(3, arch.stem_width, 3, stride=2)
     cx.bn(arch.stem_width)
     w_in = arch.stem_width
-    stages = zip(arch.depths, arch.widths, arch.bottleneck_ratios, arch.group_widths, arch.strides, strict=True)
-    for d, w_out, b, g, s in stages:
+    for d, w_out, b, g, s in arch.stages():
         for i in range(d):
             _block(cx, w_in, w_out, s if i == 0 else 1, b, g, arch.se_ratio)
             w_in = w_out
