@@ -1,0 +1,243 @@
+"""`python -m pipeline launch --study X`: validate a study, plan its runs and submit the missing ones.
+
+Order of work (nothing is submitted until every check has passed):
+1. load and validate the study (`pipeline.study.load_study`), then the data (`require_data`: every
+   dataset/variant prepared, or one error listing each prepare command) and architectures.parquet;
+2. plan: architectures x tasks x seeds, chunks of `runs_per_job` per task, arrays cut under MaxArraySize;
+3. keep only chunks with a run that has no result file (finished and diverged runs are never redone) and,
+   on SLURM, no job of an earlier launch still queued or running;
+4. `--dry-run` prints this and stops; otherwise write `results_dir/study.yaml` (the resolved study that the
+   workers read), `results_dir/plan.parquet`, submit, and write `results_dir/launches/<time>.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from pipeline import executors, runs
+from pipeline.errors import LaunchError
+from pipeline.study import EXECUTOR_KINDS, Study, load_study, require_data
+
+
+@dataclass(frozen=True)
+class LaunchPlan:
+    study: Study
+    kind: str
+    plan: pd.DataFrame  # every run: run_key, task, arch_id, seed, chunk
+    missing: pd.DataFrame  # runs without a result file
+    chunks: dict[str, list[int]]  # per task: chunks to submit
+    active: dict[str, list[int]]  # per task: chunks skipped because an earlier job is still queued/running
+    max_array_size: int
+
+    def arrays(self) -> list[tuple[str, list[int]]]:
+        """(task, chunks) per job array, each at most `max_array_size` long."""
+        return [
+            (task, a)
+            for task, chunks in self.chunks.items()
+            for a in runs.split_arrays(chunks, self.max_array_size)
+        ]
+
+    @property
+    def num_chunks(self) -> int:
+        return sum(len(c) for c in self.chunks.values())
+
+
+def plan_launch(study: Study, *, kind: str | None = None, archs: pd.DataFrame | None = None) -> LaunchPlan:
+    """Validate data and architectures, build the plan and find what to submit; submits nothing."""
+    kind = kind or study.executor.kind
+    if kind not in EXECUTOR_KINDS:
+        raise LaunchError(f"unknown executor {kind!r}; choose one of: {', '.join(EXECUTOR_KINDS)}")
+    require_data(study)
+    archs = runs.read_architectures(study) if archs is None else archs
+    identities = {name: runs.task_identity(study, task) for name, task in study.tasks.items()}
+    plan = runs.plan_study(study, archs, identities)
+    done = {name: runs.finished_keys(study.results_dir, name) for name in study.tasks}
+    is_missing = [key not in done[task] for key, task in zip(plan["run_key"], plan["task"], strict=True)]
+    missing = plan[is_missing]
+    active_ids = active_chunks(study) if kind == "slurm" else {}
+    chunks: dict[str, list[int]] = {}
+    active: dict[str, list[int]] = {}
+    for task, group in missing.groupby("task", sort=False):
+        wanted = sorted(set(group["chunk"].tolist()))
+        busy = active_ids.get(str(task), set())
+        chunks[str(task)] = [c for c in wanted if c not in busy]
+        active[str(task)] = [c for c in wanted if c in busy]
+    chunks = {t: c for t, c in chunks.items() if c}
+    max_size = study.executor.max_array_size or (
+        runs.cluster_max_array_size() if kind == "slurm" else runs.DEFAULT_MAX_ARRAY_SIZE
+    )
+    return LaunchPlan(study, kind, plan, missing, chunks, {t: c for t, c in active.items() if c}, max_size)
+
+
+def describe(lp: LaunchPlan) -> str:
+    """What a launch would submit: runs per task, chunks and arrays."""
+    spec = lp.study.executor
+    lines = [
+        f"study {lp.study.name}: {len(lp.plan)} runs in {lp.plan.groupby('task')['chunk'].nunique().sum()} "
+        f"chunks of up to {spec.runs_per_job}; {len(lp.missing)} runs not finished; executor {lp.kind}"
+    ]
+    for task in lp.study.tasks:
+        total = int((lp.plan["task"] == task).sum())
+        todo = int((lp.missing["task"] == task).sum())
+        chunks = lp.chunks.get(task, [])
+        arrays = runs.split_arrays(chunks, lp.max_array_size) if chunks else []
+        busy = f", {len(lp.active[task])} chunks still queued/running" if task in lp.active else ""
+        lines.append(
+            f"  {task:<16} runs {total:>6}  to train {todo:>6}  chunks to submit {len(chunks):>5}  "
+            f"arrays {len(arrays)}{busy}"
+        )
+    if lp.kind == "slurm":
+        lines.append(
+            f"  {len(lp.arrays())} job arrays (MaxArraySize {lp.max_array_size}), at most "
+            f"{spec.array_parallelism} tasks of each running at once, {spec.timeout_min} min each"
+        )
+    if not lp.chunks:
+        lines.append("nothing to submit: every run is finished or already queued")
+    return "\n".join(lines)
+
+
+def write_study_copy(study: Study) -> Path:
+    """results_dir/study.yaml: the resolved study (absolute paths, full recipes) the workers load."""
+    path = Path(study.results_dir) / "study.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = runs.temp_name(path)
+    tmp.write_text(yaml.safe_dump(study.to_dict(), sort_keys=False))
+    tmp.replace(path)
+    return path
+
+
+def launch(
+    study: Study,
+    *,
+    kind: str | None = None,
+    dry_run: bool = False,
+    device: str | None = None,
+    out: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Validate, plan and submit a study's missing runs; returns the launch record (also written to disk)."""
+    lp = plan_launch(study, kind=kind)
+    out(describe(lp))
+    record: dict[str, Any] = {
+        "study": study.name,
+        "executor": lp.kind,
+        "dry_run": dry_run,
+        "runs_to_train": len(lp.missing),
+        "chunks": lp.num_chunks,
+        "jobs": [],
+    }
+    if dry_run or not lp.chunks:
+        return record
+    results_dir = Path(study.results_dir)
+    study_path = write_study_copy(study)
+    runs.write_table(lp.plan, results_dir / "plan.parquet")
+    folder = results_dir / "submitit"
+    work = [(task, c) for task, chunks in lp.chunks.items() for c in chunks]
+    started = datetime.now(timezone.utc)
+    record["launched_at"] = started.isoformat(timespec="seconds")
+    if lp.kind == "slurm":
+        spec = study.executor
+        params = executors.slurm_parameters(spec, executors.read_profile(spec.profile), job_name=study.name)
+        executor = executors.make_slurm_executor(folder / "%j", spec, params)
+        record["jobs"] = executors.submit_slurm(
+            study_path, lp.arrays(), executor, threads=spec.cpus_per_task, device=device
+        )
+        out(
+            f"submitted {len(lp.arrays())} job arrays ({len(work)} chunks); follow with: "
+            f"python -m pipeline status --study {study_path}"
+        )
+    elif lp.kind == "local":
+        record["jobs"] = executors.run_local(
+            study_path, work, folder / "local", study.executor, device=device, progress=out
+        )
+    else:
+        record["jobs"] = executors.run_debug(study_path, work, device=device, progress=out)
+    write_launch_record(results_dir, record, started)
+    failed = [j for j in record["jobs"] if j.get("state") == "failed"]
+    if failed:
+        out(
+            f"{len(failed)} chunk(s) failed; first: {failed[0]['task']} chunk {failed[0]['chunk']}: "
+            f"{failed[0].get('error', '')}"
+        )
+    return record
+
+
+def write_launch_record(results_dir: Path, record: dict[str, Any], when: datetime) -> Path:
+    name = when.strftime("%Y%m%dT%H%M%S.%fZ") + ".json"
+    return runs.write_json(record, results_dir / "launches" / name)
+
+
+def launch_records(results_dir: str | Path) -> list[dict[str, Any]]:
+    """Every launch record of a study, oldest first."""
+    folder = Path(results_dir) / "launches"
+    if not folder.is_dir():
+        return []
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+
+
+def active_chunks(study: Study) -> dict[str, set[int]]:
+    """Per task, chunks whose SLURM job from an earlier launch is still queued or running (per squeue)."""
+    from pipeline.status import squeue_states
+
+    states = squeue_states()
+    if not states:
+        return {}
+    active: dict[str, set[int]] = {}
+    for record in launch_records(study.results_dir):
+        for job in record.get("jobs", []):
+            if job.get("job_id") and job["job_id"] in states:
+                active.setdefault(job["task"], set()).add(int(job["chunk"]))
+    return active
+
+
+def with_overrides(
+    study: Study,
+    *,
+    runs_per_job: int | None = None,
+    array_parallelism: int | None = None,
+    max_array_size: int | None = None,
+) -> Study:
+    changes = {
+        k: v
+        for k, v in {
+            "runs_per_job": runs_per_job,
+            "array_parallelism": array_parallelism,
+            "max_array_size": max_array_size,
+        }.items()
+        if v is not None
+    }
+    if not changes:
+        return study
+    return dataclasses.replace(study, executor=dataclasses.replace(study.executor, **changes))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline launch", description=__doc__.splitlines()[0])
+    parser.add_argument("--study", required=True, help="study name (pipeline/studies/<name>.yaml) or path")
+    parser.add_argument("--executor", choices=EXECUTOR_KINDS, help="override the study's executor.kind")
+    parser.add_argument("--dry-run", action="store_true", help="validate and print what would be submitted")
+    parser.add_argument("--data-root", help="where prepared datasets live (overrides the study)")
+    parser.add_argument("--results-dir", help="study output folder (overrides the study)")
+    parser.add_argument("--runs-per-job", type=int, help="runs per array task (overrides the study)")
+    parser.add_argument("--array-parallelism", type=int, help="array tasks running at once (overrides)")
+    parser.add_argument("--max-array-size", type=int, help="override the cluster's MaxArraySize")
+    parser.add_argument("--device", help="cuda or cpu for the workers (default: cuda when available)")
+    args = parser.parse_args(argv)
+    study = load_study(args.study, data_root=args.data_root, results_dir=args.results_dir)
+    study = with_overrides(
+        study,
+        runs_per_job=args.runs_per_job,
+        array_parallelism=args.array_parallelism,
+        max_array_size=args.max_array_size,
+    )
+    record = launch(study, kind=args.executor, dry_run=args.dry_run, device=args.device)
+    return 1 if any(j.get("state") == "failed" for j in record["jobs"]) else 0
