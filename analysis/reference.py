@@ -1,0 +1,82 @@
+"""Published correlations (results/reference/t22.csv) set beside a study's: `analysis compare`.
+
+The reference table is long: one row per printed ρ with its source (Table 3, Fig. 14, Table 4, Fig. 12),
+setting (scratch / pretrained), kind (pair / driver), task names and n. Task names are matched ignoring case,
+`-`, `_` and spaces; pairs in either order.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pandas as pd
+
+from analysis.errors import AnalysisError
+from analysis.tables import require_columns
+
+REFERENCE_COLUMNS = ("source", "setting", "kind", "task_a", "task_b", "driver", "spearman", "n")
+
+
+def normalise(name: object) -> str:
+    """A task name reduced for matching: lower case without '-', '_' or spaces."""
+    return re.sub(r"[-_\s]", "", str(name).lower()) if isinstance(name, str) else ""
+
+
+def validate_reference(reference: pd.DataFrame) -> pd.DataFrame:
+    """Check the reference table's columns and fill empty names with ''."""
+    require_columns(reference, REFERENCE_COLUMNS, "reference table")
+    out = reference.copy()
+    for col in ("task_a", "task_b", "driver"):
+        out[col] = out[col].fillna("").astype(str)
+    return out
+
+
+def compare(
+    reference: pd.DataFrame, correlations: pd.DataFrame, drivers: pd.DataFrame, setting: str = "scratch"
+) -> pd.DataFrame:
+    """One row per published ρ of `setting`: the study's ρ with CI and n where the study has the pair."""
+    reference = validate_reference(reference)
+    reference = reference[reference["setting"] == setting]
+    pairs = {}
+    for row in correlations.itertuples(index=False):
+        key = frozenset((normalise(row.task_a), normalise(row.task_b)))
+        pairs[key] = row
+    driven = {(normalise(r.task), r.driver): r for r in drivers.itertuples(index=False)}
+    rows = []
+    for ref in reference.itertuples(index=False):
+        out = {
+            "source": ref.source,
+            "kind": ref.kind,
+            "task_a": ref.task_a,
+            "task_b": ref.task_b or ref.driver,
+            "published": float(ref.spearman),
+            "published_n": int(ref.n),
+            "study": math.nan,
+            "study_ci_low": math.nan,
+            "study_ci_high": math.nan,
+            "study_n": 0,
+        }
+        if ref.kind == "pair":
+            hit = pairs.get(frozenset((normalise(ref.task_a), normalise(ref.task_b))))
+            if hit is not None:
+                out.update(
+                    study=hit.spearman,
+                    study_ci_low=hit.spearman_ci_low,
+                    study_ci_high=hit.spearman_ci_high,
+                    study_n=int(hit.n),
+                )
+        else:
+            hit = driven.get((normalise(ref.task_a), ref.driver))
+            if hit is not None:
+                out.update(study=hit.spearman, study_n=int(hit.n))
+        rows.append(out)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        raise AnalysisError(f"the reference table has no rows with setting {setting!r}")
+    table["difference"] = table["study"] - table["published"]
+    low, high = table["study_ci_low"], table["study_ci_high"]
+    inside = ((table["published"] >= low) & (table["published"] <= high)).astype("boolean")
+    inside[low.isna() | high.isna()] = pd.NA
+    table["published_in_ci"] = inside
+    return table
