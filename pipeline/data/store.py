@@ -77,17 +77,26 @@ class Store:
         return np.flatnonzero(self.splits == split)
 
 
-def channel_mean_std(images: np.ndarray, chunk: int = 4096) -> tuple[list[float], list[float]]:
-    """Per-channel mean and std (0..1 scale) of uint8 NHWC images, in chunks so memmaps stay cheap."""
-    if len(images) == 0:
+def channel_mean_std(
+    images: np.ndarray, chunk: int = 4096, *, rows: np.ndarray | None = None
+) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std (0..1 scale) of uint8 NHWC images, in chunks so memmaps stay cheap.
+
+    `rows` (sorted row indices) restricts the statistics to those rows without copying the rest.
+    """
+    n = len(images) if rows is None else len(rows)
+    if n == 0:
         return [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]
     total = np.zeros(3, dtype=np.float64)
     total_sq = np.zeros(3, dtype=np.float64)
-    for start in range(0, len(images), chunk):
-        block = np.asarray(images[start : start + chunk], dtype=np.float64) / 255.0
+    # at most 4 Mi pixels (≈ 100 MB of float64) per block, whatever the resolution
+    chunk = max(1, min(chunk, (1 << 22) // max(1, images.shape[1] * images.shape[2])))
+    for start in range(0, n, chunk):
+        part = images[start : start + chunk] if rows is None else images[rows[start : start + chunk]]
+        block = np.asarray(part, dtype=np.float64) / 255.0
         total += block.sum(axis=(0, 1, 2))
         total_sq += np.square(block).sum(axis=(0, 1, 2))
-    count = len(images) * images.shape[1] * images.shape[2]
+    count = n * images.shape[1] * images.shape[2]
     mean = total / count
     std = np.sqrt(np.maximum(total_sq / count - mean**2, 1e-12))
     return mean.tolist(), std.tolist()
@@ -124,7 +133,7 @@ def finalize_store(
     _check_index(index, images, classes, name)
     index = index.reset_index(drop=True)
     train = np.flatnonzero(index["split"].to_numpy() == "train")
-    mean, std = channel_mean_std(images[train] if len(train) < len(images) else images)
+    mean, std = channel_mean_std(images, rows=train if len(train) < len(images) else None)
     meta: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "name": name,
