@@ -53,20 +53,15 @@ class TaskIdentity:
 
 
 def arch_dict(row: Any, study: Study | None = None) -> dict[str, Any]:
-    """An architecture as plain data from a row of architectures.parquet (missing fields from the space)."""
-    get = row.get if hasattr(row, "get") else lambda k, d=None: getattr(row, k, d)
-    space = study.space if study is not None else None
-    arch = {k: [int(v) for v in get(k)] for k in ("depths", "widths", "bottleneck_ratios", "group_widths")}
-    strides = get("strides", None)
-    arch["strides"] = [
-        int(v) for v in (strides if strides is not None else (space.strides if space else (1, 2, 2, 2)))
-    ]
-    se = get("se_ratio", None)
-    arch["se_ratio"] = float(se if se is not None and se == se else (space.se_ratio if space else 0.0))
-    stem = get("stem_width", None)
-    arch["stem_width"] = int(
-        stem if stem is not None and stem == stem else (space.stem_width if space else 32)
-    )
+    """An architecture as plain data from a row of architectures.parquet (strides default to the space's)."""
+    arch = {k: [int(v) for v in row[k]] for k in ("depths", "widths", "bottleneck_ratios", "group_widths")}
+    strides = row.get("strides")
+    if strides is None:
+        strides = study.space.strides if study is not None else (1, 2, 2, 2)
+    arch["strides"] = [int(v) for v in strides]
+    se_ratio, stem_width = row.get("se_ratio"), row.get("stem_width")
+    arch["se_ratio"] = 0.0 if se_ratio is None or se_ratio != se_ratio else float(se_ratio)  # NaN: absent
+    arch["stem_width"] = 32 if stem_width is None or stem_width != stem_width else int(stem_width)
     return arch
 
 

@@ -36,13 +36,6 @@ class Space:
     strides: tuple[int, ...] = (1, 2, 2, 2)
     im_size: int = 224  # complexity is counted at this resolution with `num_classes` outputs
     num_classes: int = 1000
-    max_depth: int = 16
-    max_width: int = 1024
-    width_quantum: int = 8
-    bottleneck_ratios: tuple[int, ...] = (1, 2, 4)
-    max_group_width: int = 32
-    stem_width: int = 32
-    se_ratio: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -171,13 +164,6 @@ _SPACE = {
     "strides": ("intlist", False),
     "im_size": ("int", False),
     "num_classes": ("int", False),
-    "max_depth": ("int", False),
-    "max_width": ("int", False),
-    "width_quantum": ("int", False),
-    "bottleneck_ratios": ("intlist", False),
-    "max_group_width": ("int", False),
-    "stem_width": ("int", False),
-    "se_ratio": ("float", False),
 }
 _RECIPE = {
     "epochs": ("int", False),
@@ -363,7 +349,12 @@ def study_from_dict(
                 f"tasks.{name}.dataset: unknown dataset {dataset!r} (catalogue: {', '.join(sorted(known))})"
             )
             continue
-        merged = {**defaults, **_catalogue_recipe(load_entry, dataset), **task_recipe}
+        try:
+            catalogue_recipe = _catalogue_recipe(load_entry, dataset)
+        except DatasetError as error:
+            problems.append(f"tasks.{name}.dataset: catalogue entry {dataset!r} is unusable: {error}")
+            continue
+        merged = {**defaults, **catalogue_recipe, **task_recipe}
         missing = [k for k in ("epochs", "metric") if k not in merged]
         if missing:
             problems.append(
@@ -418,25 +409,34 @@ def study_from_dict(
 def prepare_command(dataset: str) -> str:
     """The exact command that prepares `dataset` (synthetic datasets need no --source)."""
     _, load_entry = _catalogue_datasets()
-    synthetic = load_entry is not None and getattr(load_entry(dataset), "format", "") == "synthetic"
+    try:
+        synthetic = load_entry is not None and getattr(load_entry(dataset), "format", "") == "synthetic"
+    except DatasetError:
+        synthetic = False
     return f"python -m pipeline prepare {dataset}" + ("" if synthetic else " --source DIR")
 
 
 def check_data(study: Study) -> list[str]:
-    """One line per task whose dataset/variant is not prepared under `data_root`, with its prepare command."""
+    """One line per dataset not prepared under `data_root` (with its prepare command) or unusable variant."""
+    from pipeline.data.store import is_store
     from pipeline.runs import open_task_store  # local: runs imports this module
 
+    unprepared: dict[str, list[str]] = {}
     problems = []
     for task in study.tasks.values():
+        if not is_store(Path(study.data_root) / task.dataset):
+            unprepared.setdefault(task.dataset, []).append(task.name)
+            continue
         try:
             open_task_store(study, task)
         except DatasetError as error:
-            problems.append(
-                f"task {task.name!r}: dataset {task.dataset!r} (variant {task.variant_json}) "
-                f"is not prepared under {study.data_root} ({error}); "
-                f"run: {prepare_command(task.dataset)}"
-            )
-    return problems
+            problems.append(f"task {task.name!r}: variant {task.variant_json} of {task.dataset!r}: {error}")
+    lines = [
+        f"dataset {dataset!r} (task{'s' if len(tasks) > 1 else ''} {', '.join(tasks)}) is not prepared under "
+        f"{study.data_root}/; run: {prepare_command(dataset)}"
+        for dataset, tasks in unprepared.items()
+    ]
+    return lines + problems
 
 
 def require_data(study: Study) -> None:
