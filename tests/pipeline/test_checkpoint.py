@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 
@@ -53,7 +52,7 @@ def test_a_checkpoint_holding_objects_is_refused(tmp_path):
     model, optimizer = _model_and_optimizer(0)
     path = tmp_path / "evil.pt"
     torch.save({"model": model.state_dict(), "payload": _Payload()}, path)
-    with pytest.raises(RunError, match="evil.pt"):
+    with pytest.raises(RunError, match=r"evil\.pt"):
         load_checkpoint(path, model=model, optimizer=optimizer)
 
 
