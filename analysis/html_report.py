@@ -49,6 +49,33 @@ def _structure_grid(structure: pd.DataFrame) -> pd.DataFrame:
     return grid.reset_index()
 
 
+def _with_ci(row: pd.Series, prefix: str) -> str:
+    rho, low, high = (row[f"{prefix}_{k}"] for k in ("spearman", "spearman_ci_low", "spearman_ci_high"))
+    if pd.isna(rho):
+        return "–"
+    return f"{rho:.2f}" + ("" if pd.isna(low) else f" [{low:.2f}, {high:.2f}]")
+
+
+def _targets_display(targets: pd.DataFrame) -> pd.DataFrame:
+    """The per-target summary in a form that fits a page: ρ with its CI in one cell."""
+    return pd.DataFrame(
+        {
+            "target": targets["target"],
+            "classes": targets["classes"],
+            "n": targets["reference_n"],
+            "ρ vs reference [95% CI]": [_with_ci(r, "reference") for _, r in targets.iterrows()],
+            "r vs reference": targets["reference_pearson"],
+            "matched proxy": targets["matched_proxy"],
+            "ρ vs matched [95% CI]": [_with_ci(r, "matched") for _, r in targets.iterrows()],
+            "best proxy": targets["best_proxy"],
+            "ρ best proxy": targets["best_proxy_spearman"],
+            "regret ref. (pp)": targets["regret_reference"],
+            "regret matched (pp)": targets["regret_matched"],
+            "top-10 overlap ref.": targets["top10_overlap_reference"],
+        }
+    )
+
+
 def _pair_matrix(df: pd.DataFrame, a: str, b: str, value: str, order: list[str]) -> pd.DataFrame:
     square = df.pivot(index=a, columns=b, values=value).reindex(index=order, columns=order)
     return square.rename_axis(index=None, columns=None).reset_index(names=f"{a} \\ {b}")
@@ -88,24 +115,7 @@ def render_report(
     if len(t["targets"]):
         for reading in t["targets"]["reading"]:
             book.paragraph(reading, "reading")
-        cols = [
-            "target",
-            "classes",
-            "reference_spearman",
-            "reference_spearman_ci_low",
-            "reference_spearman_ci_high",
-            "reference_pearson",
-            "reference_n",
-            "matched_proxy",
-            "matched_spearman",
-            "matched_n",
-            "best_proxy",
-            "best_proxy_spearman",
-            "regret_reference",
-            "regret_matched",
-            "top10_overlap_reference",
-        ]
-        book.table(t["targets"][cols], digits=3)
+        book.table(_targets_display(t["targets"]))
     else:
         book.paragraph("No target task: every task is the reference or a proxy.")
     book.table(t["tasks"], digits=2, collapsed="Tasks: role, classes, architectures, best and median error")
@@ -127,9 +137,8 @@ def render_report(
     book.heading(SECTIONS["drivers"], anchor="drivers")
     figs("drivers")
     main = t["drivers"][t["drivers"]["driver"].isin(["cum_depth", "cum_width", "flops", "params"])]
-    book.table(
-        main.pivot(index="task", columns="driver", values="spearman").reindex(order).reset_index(), digits=3
-    )
+    main_grid = main.pivot(index="task", columns="driver", values="spearman").reindex(order)
+    book.table(main_grid.rename_axis(columns=None).reset_index(), digits=3)
     book.table(t["drivers"], digits=3, collapsed="Every driver: ρ, p, n")
 
     book.heading(SECTIONS["structure"], anchor="structure")

@@ -26,6 +26,8 @@ figcaption { color: #555; font-size: 0.88em; }
 ul.notes li { color: #8a5a00; }
 details summary { cursor: pointer; color: #3b6ea8; margin: 0.4em 0; }
 nav a { margin-right: 0.8em; }
+div.scroll { overflow-x: auto; }
+table.data td { white-space: nowrap; }
 """
 
 
@@ -61,6 +63,7 @@ class HtmlBook:
         body = df.to_html(
             index=False, border=0, classes="data", na_rep="–", float_format=lambda v: f"{v:.{digits}f}"
         )
+        body = f'<div class="scroll">{body}</div>'
         if collapsed:
             body = f"<details><summary>{html.escape(collapsed)}</summary>{body}</details>"
         self.parts.append(body)

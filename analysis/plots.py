@@ -67,7 +67,8 @@ def edf_grid_figure(matrix: pd.DataFrame, labels: Mapping[str, str] | None = Non
         for ax, task in zip(axes, matrix.columns, strict=False):
             errors = matrix[task].dropna()
             sns.ecdfplot(x=errors.to_numpy(), ax=ax, color="#3b6ea8")
-            ax.set(xlabel=_label(labels, task), ylabel="cumulative prob.")
+            first = ax.get_subplotspec().is_first_col()
+            ax.set(xlabel=_label(labels, task), ylabel="cumulative prob." if first else "")
             ax.set_title(f"{task} (n={errors.size}, best {errors.min():.1f})", fontsize="small")
     return fig
 
@@ -99,7 +100,6 @@ def clustermap_figure(rho: pd.DataFrame, n: int | None = None) -> Figure:
             figsize=(size, size),
             dendrogram_ratio=0.12,
             cbar_pos=(0.02, 0.83, 0.03, 0.12),
-            cbar_kws={"label": "Spearman ρ"},
             linewidths=0.5,
         )
         grid.ax_heatmap.set(xlabel="", ylabel="")

@@ -85,7 +85,7 @@ def reading(row: dict) -> str:
     else:
         parts[0] += ", there is no reference task to compare with."
     if row["best_proxy"] is not None:
-        best = f"{row['best_proxy']} agrees best among the proxies (ρ = {row['best_proxy_spearman']:.2f})"
+        best = f"Among the proxies, {row['best_proxy']} agrees best (ρ = {row['best_proxy_spearman']:.2f})"
         matched = row["matched_proxy"]
         if matched is not None and matched != row["best_proxy"] and row["matched_n"]:
             best += f"; the class-count-matched {matched} gives {_rho(row, 'matched')}"
@@ -95,10 +95,12 @@ def reading(row: dict) -> str:
     costs = []
     for prefix, name in (("reference", row["reference"]), ("matched", row["matched_proxy"])):
         value = row[f"regret_{prefix}"]
-        if name is not None and not math.isnan(value):
-            costs.append(
-                f"{name}'s best architecture is {value:.2f} points worse than the best on {row['target']}"
-            )
+        if name is None or math.isnan(value):
+            continue
+        if value == 0:
+            costs.append(f"{name}'s best architecture is also the best on {row['target']}")
+        else:
+            costs.append(f"{name}'s best is {value:.2f} points worse than the best on {row['target']}")
     if costs:
-        parts.append("Taking the winner elsewhere costs: " + "; ".join(costs) + ".")
+        parts.append("Choosing by another task: " + "; ".join(costs) + ".")
     return " ".join(parts)

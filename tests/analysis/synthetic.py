@@ -77,7 +77,8 @@ def synthetic_runs(
         score = latent @ loadings + trng.normal(0, 0.5) * depth.to_numpy()
         for s in range(seeds):
             noisy = score + trng.normal(0, 0.6, n)
-            error = 50 + 12 * (noisy - noisy.mean()) / noisy.std()
+            mid, spread = trng.uniform(20, 60), trng.uniform(4, 12)
+            error = mid + spread * (noisy - noisy.mean()) / noisy.std()
             error = np.clip(error, 5, 95)
             rows.append(
                 pd.DataFrame(

@@ -1,0 +1,45 @@
+"""Drivers (ρ of error with architecture properties) and the structure of the best architectures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.drivers import DRIVERS, driver_table
+from analysis.structure import best_architectures, structure_table
+from analysis.tables import validate_architectures
+from tests.analysis.synthetic import synthetic_architectures
+
+
+def test_drivers_have_known_signs_and_their_column_names():
+    archs = validate_architectures(synthetic_architectures(80, seed=1))
+    m = pd.DataFrame(
+        {"deep_wins": -archs["cum_depth"] + 0.0, "wide_loses": archs["cum_width"] / 100.0}, index=archs.index
+    )
+    table = driver_table(m, archs)
+    assert set(table["driver"]) == set(DRIVERS) and len(table) == 2 * len(DRIVERS)
+    rho = table.set_index(["task", "driver"])["spearman"]
+    assert rho["deep_wins", "cum_depth"] == pytest.approx(-1)
+    assert rho["wide_loses", "cum_width"] == pytest.approx(1)
+    assert (table["n"] == 80).all()
+
+
+def test_constant_driver_gives_nan_not_a_warning():
+    archs = validate_architectures(synthetic_architectures(10))
+    archs["b1"] = 1
+    table = driver_table(pd.DataFrame({"t": np.arange(10.0)}, index=archs.index), archs, ("b1",))
+    assert np.isnan(table["spearman"].item())
+
+
+def test_structure_of_the_top_k():
+    archs = validate_architectures(synthetic_architectures(30, seed=2))
+    errors = pd.DataFrame({"t": np.arange(30.0)[::-1]}, index=archs.index)  # arch 29 best, then 28, …
+    table = structure_table(errors, archs, top=15)
+    d1 = table[(table["stage"] == 1) & (table["param"] == "d")].iloc[0]
+    top = archs.loc[range(29, 14, -1), "d1"]
+    assert d1["best"] == archs.loc[29, "d1"] and d1["best_arch_id"] == 29 and d1["k"] == 15
+    assert d1["mean"] == pytest.approx(top.mean()) and d1["sd"] == pytest.approx(top.std(ddof=1))
+    assert len(table) == 16
+    best = best_architectures(errors, archs).iloc[0]
+    assert best["arch_id"] == 29 and best["depths"] == "-".join(map(str, archs.loc[29, "depths"]))
