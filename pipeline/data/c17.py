@@ -52,7 +52,9 @@ def load_class_map(path: str | Path) -> list[str]:
 
 def to_planar(images: np.ndarray) -> np.ndarray:
     """uint8 (N, s, s, 3) -> (N, 3·s·s) channel-planar rows."""
-    return np.ascontiguousarray(images.transpose(0, 3, 1, 2)).reshape(len(images), -1)
+    return np.ascontiguousarray(images.transpose(0, 3, 1, 2)).reshape(
+        len(images), 3 * images.shape[1] * images.shape[2]
+    )
 
 
 def from_planar(rows: np.ndarray) -> np.ndarray:
@@ -110,14 +112,14 @@ def write_c17(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     labels = np.asarray(labels, dtype=np.int64)
-    order = np.random.default_rng(seed).permutation(np.asarray(train_rows))
+    order = np.random.default_rng(seed).permutation(np.asarray(train_rows, dtype=np.int64))
     mean = mean_image(images, order)
     written = []
     for name, (a, b) in zip(TRAIN_FILES, train_file_bounds(len(order)), strict=True):
         rows = order[a:b]
         payload = {"data": to_planar(images[rows]), "labels": labels[rows].tolist(), "mean": mean}
         written.append(write_file(out_dir / name, payload, fmt))
-    val_rows = np.asarray(val_rows)
+    val_rows = np.asarray(val_rows, dtype=np.int64)
     written.append(
         write_file(
             out_dir / VAL_FILE,

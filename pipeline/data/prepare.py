@@ -304,7 +304,10 @@ def prepare_dataset(
         log(f"{entry.name}: ... {len(skipped) - 20} more skipped (listed in meta.json)")
     keep = np.array([i for i in range(len(samples)) if i not in failed], dtype=np.int64)
     if len(keep) == 0:
-        raise DatasetError(f"{entry.name}: none of the {len(samples)} images under {source} could be read")
+        raise DatasetError(
+            f"{entry.name}: none of the {len(samples)} images under {source} could be read "
+            f"(first: {skipped[0][0]}: {skipped[0][1]})"
+        )
     kept = [samples[i] for i in keep]
     labels = np.array([s.label for s in kept], dtype=np.int64)
     splits = assign_splits(labels, [s.split for s in kept], [s.group for s in kept], split)

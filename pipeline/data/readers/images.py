@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from pipeline.data.readers import ArrayRow, ImageSource, Patch
+from pipeline.data.safe_pickle import load_dict
 
 FILTERS = {
     "box": Image.Resampling.BOX,
@@ -49,9 +50,11 @@ def _photo(path: str) -> Image.Image:
 
 @lru_cache(maxsize=1)
 def _array_file(path: str) -> np.ndarray:
-    from pipeline.data import c17
-
-    return c17.read_file(path)["data"]
+    """The `data` array of a CIFAR/C17 pickle (restricted unpickler) or npz."""
+    if path.endswith(".npz"):
+        with np.load(path, allow_pickle=False) as z:
+            return np.asarray(z["data"], dtype=np.uint8)
+    return np.asarray(load_dict(path)["data"], dtype=np.uint8)
 
 
 def load_pixels(source: ImageSource, resolution: int, resize_filter: str = "box") -> np.ndarray:
