@@ -1,0 +1,53 @@
+"""Every figure function draws from the tables without touching global matplotlib state."""
+
+from __future__ import annotations
+
+import matplotlib as mpl
+import pytest
+
+from analysis import plots
+from analysis.compute import analyse
+from analysis.correlation import correlation_matrix
+from tests.analysis.synthetic import synthetic_architectures, synthetic_runs
+
+
+@pytest.fixture(scope="module")
+def result():
+    archs = synthetic_architectures(30)
+    runs = synthetic_runs(
+        archs,
+        {
+            "imagenet": (1000, "top5"),
+            "imagenet-2": (2, "top1"),
+            "concrete": (2, "top1"),
+            "cifar10": (10, "top1"),
+        },
+    )
+    return analyse(runs, archs, n_boot=20)
+
+
+FIGURES = {
+    "edf_overlay": lambda r: plots.edf_overlay_figure(r.matrix),
+    "edf_grid": lambda r: plots.edf_grid_figure(r.matrix, r.labels),
+    "clustermap": lambda r: plots.clustermap_figure(correlation_matrix(r.tables["correlations"]), n=30),
+    "apr": lambda r: plots.apr_figure(
+        r.matrix, "concrete", ["imagenet", "imagenet-2"], r.tables["correlations"]
+    ),
+    "driver": lambda r: plots.driver_figure(r.matrix, r.archs, "cum_depth", r.tables["drivers"]),
+    "driver_heatmap": lambda r: plots.driver_heatmap_figure(r.tables["drivers"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_figure_draws_and_leaves_rc_alone(result, name):
+    before = dict(mpl.rcParams)
+    fig = FIGURES[name](result)
+    assert fig.axes and any(ax.has_data() or ax.collections for ax in fig.axes)
+    fig.canvas.draw()
+    assert dict(mpl.rcParams) == before
+
+
+def test_apr_title_prints_rho_r_and_n(result):
+    fig = plots.apr_figure(result.matrix, "concrete", ["imagenet"], result.tables["correlations"])
+    title = fig.axes[0].get_title()
+    assert "ρ = " in title and "r = " in title and "n = 30" in title
