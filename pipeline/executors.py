@@ -163,7 +163,9 @@ def submit_slurm(
 ) -> list[dict[str, Any]]:
     """Submit each (task, chunks) as one job array; returns a record per chunk with its `<job>_<index>` id."""
     records = []
+    prefix = executor.parameters.get("job_name", "archcorr")
     for task, chunks in arrays:
+        executor.update_parameters(job_name=f"{prefix}-{task}")
         with executor.batch():
             jobs = [
                 executor.submit(Worker(study_path, task, c, threads=threads, device=device)) for c in chunks

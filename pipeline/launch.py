@@ -149,7 +149,7 @@ def launch(
         params = executors.slurm_parameters(spec, executors.read_profile(spec.profile), job_name=study.name)
         executor = executors.make_slurm_executor(folder / "%j", spec, params)
         record["jobs"] = executors.submit_slurm(
-            study_path, lp.arrays(), executor, threads=spec.cpus_per_task, device=device
+            study_path, lp.arrays(), executor, threads=params.get("cpus_per_task"), device=device
         )
         out(
             f"submitted {len(lp.arrays())} job arrays ({len(work)} chunks); follow with: "

@@ -188,6 +188,7 @@ def train_run(
     if ckpt.is_file():
         state = load_checkpoint(ckpt, model=model, optimizer=optimizer, map_location=device)
         start_epoch, step, history = state["epoch"] + 1, state["step"], state["history"]
+        print(f"run {run_key}: resuming after epoch {state['epoch']} from {ckpt}", flush=True)
     use_compile = recipe.compile if compile_model is None else compile_model
     step_model = torch.compile(model) if (use_compile and cuda) else model
 
