@@ -68,7 +68,10 @@ def edf_grid_figure(matrix: pd.DataFrame, labels: Mapping[str, str] | None = Non
             errors = matrix[task].dropna()
             sns.ecdfplot(x=errors.to_numpy(), ax=ax, color="#3b6ea8")
             first = ax.get_subplotspec().is_first_col()
-            ax.set(xlabel=_label(labels, task), ylabel="cumulative prob." if first else "")
+            ax.set(
+                xlabel=_label(labels, task).removeprefix(f"{task} "),
+                ylabel="cumulative prob." if first else "",
+            )
             ax.set_title(f"{task} (n={errors.size}, best {errors.min():.1f})", fontsize="small")
     return fig
 
@@ -135,6 +138,7 @@ def apr_figure(
                 hue_order=list(HIGHLIGHT),
                 s=14,
                 linewidth=0,
+                rasterized=True,
                 ax=ax,
             )
             row = lookup(correlations, source, target)
@@ -153,7 +157,15 @@ def driver_figure(matrix: pd.DataFrame, archs: pd.DataFrame, driver: str, driver
         fig, axes = _grid(matrix.shape[1], 5, (2.6, 2.3))
         for ax, task in zip(axes, matrix.columns, strict=False):
             errors = matrix[task].dropna()
-            ax.scatter(archs.loc[errors.index, driver], errors, s=4, alpha=0.5, color="#3b6ea8", linewidths=0)
+            ax.scatter(
+                archs.loc[errors.index, driver],
+                errors,
+                s=4,
+                alpha=0.5,
+                color="#3b6ea8",
+                linewidths=0,
+                rasterized=True,
+            )
             hit = drivers[(drivers["task"] == task) & (drivers["driver"] == driver)]
             rho = hit["spearman"].iloc[0] if len(hit) else math.nan
             ax.set_title(f"{task}: ρ = {rho:.2f}", fontsize="small")

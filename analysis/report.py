@@ -82,11 +82,15 @@ def save_figure(fig, stem: Path, dpi: int = 110) -> bytes:
     """Write `stem`.png and `stem`.svg atomically, close the figure, and return the PNG bytes."""
     import matplotlib.pyplot as plt
 
+    # constrained layout already fits the figure; "tight" costs one more draw, so only where it is absent
+    bbox = None if fig.get_layout_engine() is not None else "tight"
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches=bbox)
     png = buffer.getvalue()
     _atomic_write(stem.with_suffix(".png"), lambda tmp: tmp.write_bytes(png))
-    _atomic_write(stem.with_suffix(".svg"), lambda tmp: fig.savefig(tmp, format="svg", bbox_inches="tight"))
+    _atomic_write(
+        stem.with_suffix(".svg"), lambda tmp: fig.savefig(tmp, format="svg", dpi=dpi, bbox_inches=bbox)
+    )
     plt.close(fig)  # a no-op for figures pyplot does not manage
     return png
 
