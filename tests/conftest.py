@@ -52,7 +52,15 @@ def _find_slurm_cluster():
 
     if shutil.which("sinfo") is None or shutil.which("scontrol") is None:
         return "sinfo/scontrol not on PATH"
+    # Without a config file the commands retry for a minute; with the controller down sinfo takes ~10 s
+    # while `scontrol ping` answers at once.
+    conf = os.environ.get("SLURM_CONF", "/etc/slurm/slurm.conf")
+    if not os.path.isfile(conf):
+        return f"no {conf}"
     try:
+        ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=20)
+        if " is UP" not in ping.stdout:
+            return (ping.stdout.strip() or ping.stderr.strip() or "scontrol ping: no answer").splitlines()[0]
         nodes = subprocess.run(
             ["sinfo", "-h", "-N", "-o", "%N|%P|%T|%c|%m"], capture_output=True, text=True, timeout=20
         )
