@@ -58,12 +58,15 @@ def flip_pad_crop(
     mode: str = "zero",
     flip: bool = True,
     index: torch.Tensor | None = None,
+    blank_last: bool = False,
 ) -> torch.Tensor:
     """Random `crop`×`crop` windows of the `pad`-padded uint8 NHWC images, each flipped with p = 0.5.
 
     Returns uint8 (N, crop, crop, C). No padded copy is made: source rows/columns are computed in the
     unpadded frame and out-of-range ones are reflected ("reflect") or zeroed ("zero"). With `index`, the
-    batch is `images[index]`, gathered in the same pass (no separate copy of the batch).
+    batch is `images[index]`, gathered in the same pass (no separate copy of the batch). `blank_last`
+    says that `images[-1]` is all zeros and never indexed: zero padding is then read from it instead of
+    being masked in a second pass over the batch.
     """
     if mode not in PAD_MODES:
         raise ValueError(f"pad mode {mode!r} is not one of {PAD_MODES}")
@@ -81,15 +84,28 @@ def flip_pad_crop(
     if flip:
         flipped = torch.rand(n, generator=generator, device=dev) < 0.5
         cols = torch.where(flipped[:, None], cols.flip(1), cols)
-    if mode == "reflect":
-        rows = _reflect(rows, h)
-        cols = _reflect(cols, w)
-        valid = None
+    pixels = images.reshape(-1, images.shape[-1])  # a view when images are contiguous NHWC
+    if mode == "reflect" or pad == 0:
+        rows, cols = _reflect(rows, h), _reflect(cols, w)
+        row_bad = col_bad = None
     else:
-        valid = ((rows >= 0) & (rows < h))[:, :, None] & ((cols >= 0) & (cols < w))[:, None, :]
+        row_bad, col_bad = (rows < 0) | (rows >= h), (cols < 0) | (cols >= w)
         rows, cols = rows.clamp(0, h - 1), cols.clamp(0, w - 1)
-    out = images[index[:, None, None], rows[:, :, None], cols[:, None, :]]  # (N, crop, crop, C)
-    if valid is not None and pad > 0:
+    # One index_select of whole pixels (C bytes each) from the flat pixel list: several times faster on
+    # CPU than advanced indexing with three broadcast index tensors, and the same result.
+    row_part = index[:, None] * (h * w) + rows * w  # (N, crop)
+    if blank_last and row_bad is not None:
+        # An out-of-range row or column pushes the sum past the last real pixel; clamping it there
+        # lands on the blank image, so padding costs no mask pass.
+        blank = (len(images) - 1) * h * w
+        row_part = row_part + row_bad * blank
+        cols = cols + col_bad * blank
+        flat = (row_part[:, :, None] + cols[:, None, :]).clamp_(max=blank).reshape(-1)
+        return pixels.index_select(0, flat).view(n, crop, crop, -1)
+    flat = (row_part[:, :, None] + cols[:, None, :]).reshape(-1)
+    out = pixels.index_select(0, flat).view(n, crop, crop, -1)
+    if row_bad is not None:
+        valid = ~(row_bad[:, :, None] | col_bad[:, None, :])
         out = out * valid[..., None].to(out.dtype)
     return out
 
@@ -191,13 +207,22 @@ def resize_short_center_crop(images: torch.Tensor, crop: int, *, short: int | No
 def normalize(images: torch.Tensor, mean, std, *, dtype: torch.dtype, channels_last: bool) -> torch.Tensor:
     """(x/255 − mean)/std per channel of a 0..255 NCHW batch (any layout), as `dtype`.
 
-    `mean`/`std` are per-channel on the 0..1 scale (the store's meta). Computed in float32 as one
-    multiply-add, then cast, so a bf16 output does not round twice.
+    `mean`/`std` are per-channel on the 0..1 scale (the store's meta). Computed in float32 (one convert
+    and one multiply-add), then cast, so a bf16 output does not round twice. A channels_last batch is
+    normalised in its NHWC memory with the per-channel factors tiled along a row, so the inner loop runs
+    over w·C contiguous values (a (1, C, 1, 1) broadcast there would be an inner loop of length C: 2×
+    slower on CPU).
     """
+    n, c, h, w = images.shape
     dev = images.device
-    mean_t = torch.as_tensor(mean, dtype=torch.float32, device=dev).view(1, -1, 1, 1)
-    std_t = torch.as_tensor(std, dtype=torch.float32, device=dev).view(1, -1, 1, 1)
+    mean_t = torch.as_tensor(mean, dtype=torch.float32, device=dev)
+    std_t = torch.as_tensor(std, dtype=torch.float32, device=dev)
     scale, bias = 1.0 / (255.0 * std_t), -mean_t / std_t
+    if images.is_contiguous(memory_format=torch.channels_last) and not images.is_contiguous():
+        rows = images.permute(0, 2, 3, 1).reshape(n * h, w * c).to(torch.float32, copy=True)
+        out = rows.mul_(scale.repeat(w)).add_(bias.repeat(w)).view(n, h, w, c).permute(0, 3, 1, 2)
+    else:
+        flat = images.reshape(n, c, h * w).to(torch.float32, copy=True)
+        out = flat.mul_(scale.view(1, c, 1)).add_(bias.view(1, c, 1)).view(n, c, h, w)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
-    out = torch.addcmul(bias, images.float(), scale)
     return out.to(dtype=dtype, memory_format=fmt)

@@ -97,8 +97,9 @@ class DeviceLoader:
         nbytes = len(self.rows) * h * w * 3
         budget = default_resident_budget(self.device) if max_resident_bytes is None else max_resident_bytes
         self.streaming = nbytes > budget
-        # uint8 N×3×H×W in channels_last memory (the store's NHWC bytes, no copy of layout)
-        self.images: torch.Tensor | None = None if self.streaming else self._load(self.rows)
+        # uint8 (N + 1)×3×H×W in channels_last memory (the store's NHWC bytes), the last image blank
+        self._resident = None if self.streaming else self._load(self.rows)
+        self.images: torch.Tensor | None = None if self._resident is None else self._resident[:-1]
 
     # ---- sizes ---------------------------------------------------------------------------------------
     @property
@@ -132,9 +133,12 @@ class DeviceLoader:
         return x.contiguous(memory_format=torch.channels_last)
 
     def _load(self, rows: np.ndarray) -> torch.Tensor:
+        """Rows of the store as resident uint8 NCHW (channels_last), plus one blank (zero) image after
+        them: the padded crop reads its zero padding from it (`augment.flip_pad_crop(blank_last=True)`)."""
         h, w = self.resident_hw
-        out = torch.empty((len(rows), 3, h, w), dtype=torch.uint8, device=self.device)
+        out = torch.empty((len(rows) + 1, 3, h, w), dtype=torch.uint8, device=self.device)
         out = out.contiguous(memory_format=torch.channels_last)
+        out[-1] = 0
         for start in range(0, len(rows), LOAD_CHUNK):
             block = rows[start : start + LOAD_CHUNK]
             out[start : start + len(block)] = self._prepare(_read_rows(self.store.images, block))
@@ -148,11 +152,18 @@ class DeviceLoader:
         return torch.arange(n, device=self.device)
 
     def _batch(self, images: torch.Tensor, sel: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        """Augment the uint8 NCHW (channels_last) rows `images[sel]` and normalise them."""
+        """Augment the uint8 NCHW (channels_last) rows `images[sel]` and normalise them (`images[-1]` is
+        the blank image of `_load`)."""
         if self.train and self.small:  # the row gather is folded into the crop gather
             nhwc = images.permute(0, 2, 3, 1)  # a view: the memory is NHWC
             x = augment.flip_pad_crop(
-                nhwc, self.crop_size, pad=self.pad, generator=gen, mode=self.pad_mode, index=sel
+                nhwc,
+                self.crop_size,
+                pad=self.pad,
+                generator=gen,
+                mode=self.pad_mode,
+                index=sel,
+                blank_last=True,
             ).permute(0, 3, 1, 2)
         elif self.train:
             x = augment.random_resized_crop(
@@ -172,10 +183,10 @@ class DeviceLoader:
         if self.streaming:
             yield from self._iter_streaming(order, gen)
             return
-        assert self.images is not None
+        assert self._resident is not None
         for start, stop in self._spans():
             sel = order[start:stop]
-            yield self._batch(self.images, sel, gen), self.labels.index_select(0, sel)
+            yield self._batch(self._resident, sel, gen), self.labels.index_select(0, sel)
 
     def _iter_streaming(self, order: torch.Tensor, gen: torch.Generator):
         """Same batches as the resident path, with chunks of the permutation read ahead on a thread."""
@@ -192,7 +203,7 @@ class DeviceLoader:
                     if stop.is_set():
                         return
                     rows = self.rows[order_np[c0:c1]]
-                    ready.put((c0, self._prepare(_read_rows(self.store.images, rows))))
+                    ready.put((c0, self._load(rows)))
                 ready.put(None)
             except BaseException as err:  # handed to the consumer, raised there
                 ready.put(err)
@@ -205,7 +216,7 @@ class DeviceLoader:
                     raise item
                 c0, chunk = item
                 for start, stop_ in spans:
-                    if c0 <= start < c0 + len(chunk):
+                    if c0 <= start < c0 + len(chunk) - 1:  # the last image is the blank
                         local = torch.arange(start - c0, stop_ - c0, device=self.device)
                         yield self._batch(chunk, local, gen), self.labels.index_select(0, order[start:stop_])
         finally:

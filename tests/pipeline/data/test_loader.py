@@ -145,6 +145,18 @@ def test_flip_pad_crop_is_a_window_of_the_padded_image():
             seen.append(keys[hits[0]])
         assert {flip for *_, flip in seen} == {False, True}
         assert len({(y0, x0) for y0, x0, _ in seen}) > 30  # many of the 81 offsets occur
+    # the loader's fast path (zero padding read from a blank image kept after the data) is the same
+    with_blank = torch.cat([batch, torch.zeros_like(batch[:1])])
+    a = augment.flip_pad_crop(batch, 32, pad=4, generator=augment.seeded_generator(1, 0, "cpu"))
+    b = augment.flip_pad_crop(
+        with_blank,
+        32,
+        pad=4,
+        generator=augment.seeded_generator(1, 0, "cpu"),
+        index=torch.arange(200),
+        blank_last=True,
+    )
+    assert torch.equal(a, b)
 
 
 def test_resize_when_crop_differs_from_small_store(index_store):
