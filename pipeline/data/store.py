@@ -83,22 +83,23 @@ def channel_mean_std(
     """Per-channel mean and std (0..1 scale) of uint8 NHWC images, in chunks so memmaps stay cheap.
 
     `rows` (sorted row indices) restricts the statistics to those rows without copying the rest.
+    Exact: a per-channel histogram of the 256 byte values gives the sums (faster than float passes).
     """
     n = len(images) if rows is None else len(rows)
     if n == 0:
         return [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]
-    total = np.zeros(3, dtype=np.float64)
-    total_sq = np.zeros(3, dtype=np.float64)
-    # at most 4 Mi pixels (≈ 100 MB of float64) per block, whatever the resolution
-    chunk = max(1, min(chunk, (1 << 22) // max(1, images.shape[1] * images.shape[2])))
+    hist = np.zeros((3, 256), dtype=np.int64)
+    # at most 16 Mi pixels per block, whatever the resolution
+    chunk = max(1, min(chunk, (1 << 24) // max(1, images.shape[1] * images.shape[2])))
     for start in range(0, n, chunk):
         part = images[start : start + chunk] if rows is None else images[rows[start : start + chunk]]
-        block = np.asarray(part, dtype=np.float64) / 255.0
-        total += block.sum(axis=(0, 1, 2))
-        total_sq += np.square(block).sum(axis=(0, 1, 2))
-    count = n * images.shape[1] * images.shape[2]
-    mean = total / count
-    std = np.sqrt(np.maximum(total_sq / count - mean**2, 1e-12))
+        block = np.asarray(part, dtype=np.uint8).reshape(-1, 3)
+        for c in range(3):
+            hist[c] += np.bincount(block[:, c], minlength=256)
+    values = np.arange(256, dtype=np.float64) / 255.0
+    count = hist.sum(axis=1).astype(np.float64)
+    mean = hist @ values / count
+    std = np.sqrt(np.maximum(hist @ values**2 / count - mean**2, 1e-12))
     return mean.tolist(), std.tolist()
 
 
