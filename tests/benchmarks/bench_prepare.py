@@ -78,9 +78,9 @@ def main() -> None:
         assert len(order) == len(paths)
         np.testing.assert_array_equal(np.asarray(store.images), reference[order])  # identical pixels
         base, ours = min(base_times), min(ours_times)
-        print(
-            f"{args.n} JPEGs {args.size}px -> {args.out_size}px box, {os.cpu_count()} cores, best of {args.repeats}"
-        )
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"{args.n} JPEGs {args.size}px -> {args.out_size}px box, {os.cpu_count()} cores (load {load}), "
+              f"best of {args.repeats}")  # fmt: skip
         print(f"baseline (1 process, C17 loop): {args.n / base:8.0f} images/s  ({base:.2f} s)")
         print(f"prepare  ({args.workers} workers, end to end): {args.n / ours:8.0f} images/s  ({ours:.2f} s)")
         print(f"ratio: {base / ours:.2f}x   pixels identical: yes")
