@@ -57,6 +57,15 @@ def line_count(path: Path) -> int:
     return len(path.read_text().splitlines()) if path.exists() else 0
 
 
+@pytest.fixture
+def cancel_at_end():
+    """Register job ids to `scancel` when the test ends, so that a failed test leaves no job behind."""
+    job_ids: list[str] = []
+    yield job_ids.append
+    if job_ids:
+        run("scancel", *job_ids, check=False)
+
+
 class Counter(submitit.helpers.Checkpointable):
     """Counts to `steps`, one line per step in `log`; requeued with its count by submitit's checkpoint."""
 
@@ -92,31 +101,33 @@ def test_max_array_size_is_the_array_index_limit(slurm_cluster):
     assert "array" in too_big.stderr.lower()
 
 
-def test_sbatch_array_runs_every_task(slurm_cluster, tmp_path):
+def test_sbatch_array_runs_every_task(slurm_cluster, tmp_path, cancel_at_end):
     job = run(
         "sbatch", "--parsable", "--array=0-9", f"--partition={slurm_cluster.partition}", "--time=2",
         f"--output={tmp_path}/%A_%a.out", "--wrap", 'echo "task $SLURM_ARRAY_TASK_ID on $(hostname)"',
     ).stdout.strip()  # fmt: skip
-    wait_for(gone_from_queue(job), 60, f"array job {job}")
+    cancel_at_end(job)
+    wait_for(gone_from_queue(job), 90, f"array job {job}")
     for index in range(10):
         assert (tmp_path / f"{job}_{index}.out").read_text().startswith(f"task {index} on ")
         assert job_fields(f"{job}_{index}")["JobState"] == "COMPLETED"
 
 
-def test_scontrol_requeue_runs_the_job_again(slurm_cluster, tmp_path):
+def test_scontrol_requeue_runs_the_job_again(slurm_cluster, tmp_path, cancel_at_end):
     log = tmp_path / "restarts.txt"
     restarts = "${SLURM_RESTART_COUNT:-0}"
     script = f'echo "{restarts}" >> {log}; if [ "{restarts}" = 0 ]; then sleep 60; fi'
     job = run("sbatch", "--parsable", "--requeue", "--time=2", "--wrap", script).stdout.strip()
+    cancel_at_end(job)
     wait_for(lambda: line_count(log) == 1, 30, "the first run")
     run("scontrol", "requeue", job)
-    wait_for(gone_from_queue(job), 45, f"requeued job {job}")
+    wait_for(gone_from_queue(job), 90, f"requeued job {job}")
     assert log.read_text().split() == ["0", "1"]
     fields = job_fields(job)
     assert (fields["JobState"], fields["Restarts"]) == ("COMPLETED", "1")
 
 
-def test_array_template_runs_chunks_and_requeues_on_usr2(slurm_cluster, tmp_path):
+def test_array_template_runs_chunks_and_requeues_on_usr2(slurm_cluster, tmp_path, cancel_at_end):
     calls = tmp_path / "calls.txt"
     stub = tmp_path / "python"  # stands in for the interpreter: records its arguments
     stub.write_text(
@@ -130,10 +141,11 @@ def test_array_template_runs_chunks_and_requeues_on_usr2(slurm_cluster, tmp_path
         "sbatch", "--parsable", "--array=0-1", f"--export={env}", "--gres=none", "--cpus-per-task=1",
         "--mem=200M", "--time=5", str(TEMPLATE), cwd=tmp_path,
     ).stdout.strip()  # fmt: skip
-    wait_for(lambda: line_count(calls) == 2, 30, "both array tasks to start")
+    cancel_at_end(job)
+    wait_for(lambda: line_count(calls) == 2, 60, "both array tasks to start")
     # What SLURM does 120 s before the time limit (--signal=B:USR2@120), by hand, to array task 1 only.
     run("scancel", "--batch", "--signal=USR2", f"{job}_1")
-    wait_for(gone_from_queue(job), 45, f"array job {job}")
+    wait_for(gone_from_queue(job), 90, f"array job {job}")
     worker = "-m pipeline.worker --study results/demo/study.yaml --task shapes --chunk"
     expected = [f"0 0 {worker} 10", f"1 0 {worker} 11", f"1 1 {worker} 11"]
     assert sorted(calls.read_text().splitlines()) == expected
@@ -151,20 +163,21 @@ def test_profiles_are_slurm_executor_parameters(slurm_cluster, profile, tmp_path
     executor.update_parameters(**params)  # raises, listing the valid names, on an unknown key
 
 
-def test_map_array_with_the_local_profile_returns_results(slurm_cluster, tmp_path):
+def test_map_array_with_the_local_profile_returns_results(slurm_cluster, tmp_path, cancel_at_end):
     params = yaml.safe_load((REPO / "slurm" / "profiles" / "local-test.yaml").read_text())
     assert params["partition"] == slurm_cluster.partition
     executor = submitit.SlurmExecutor(folder=tmp_path / "%j")
     executor.update_parameters(**params, time=2)
     jobs = executor.map_array(abs, range(-3, 3))
+    cancel_at_end(jobs[0].job_id.split("_")[0])
     # Without an accounting daemon sacct fails: submitit logs "Bypassing sacct error" and the result
     # files alone say when a job is done.
-    wait_for(lambda: all(job.done() for job in jobs), 60, "the map_array jobs")
+    wait_for(lambda: all(job.done() for job in jobs), 90, "the map_array jobs")
     assert [job.result() for job in jobs] == [3, 2, 1, 0, 1, 2]
     assert len({job.job_id.split("_")[0] for job in jobs}) == 1  # one array
 
 
-def test_usr2_requeues_a_checkpointable_array_task(slurm_cluster, tmp_path):
+def test_usr2_requeues_a_checkpointable_array_task(slurm_cluster, tmp_path, cancel_at_end):
     executor = submitit.AutoExecutor(folder=tmp_path / "jobs", cluster="slurm")
     executor.update_parameters(
         timeout_min=5,
@@ -174,10 +187,11 @@ def test_usr2_requeues_a_checkpointable_array_task(slurm_cluster, tmp_path):
     logs = [tmp_path / f"counter{i}.txt" for i in range(2)]
     with executor.batch():  # one job array of two Counter instances
         jobs = [executor.submit(Counter(str(log), 16)) for log in logs]
-    wait_for(lambda: line_count(logs[1]) >= 3, 30, "array task 1 to count")
+    cancel_at_end(jobs[0].job_id.split("_")[0])
+    wait_for(lambda: line_count(logs[1]) >= 3, 60, "array task 1 to count")
     # What SLURM sends before the time limit; submitit checkpoints and requeues this task only.
     run("scancel", "--signal=USR2", jobs[1].job_id)
-    wait_for(lambda: all(job.done() for job in jobs), 60, "both array tasks")
+    wait_for(lambda: all(job.done() for job in jobs), 90, "both array tasks")
     assert [job.result() for job in jobs] == [16, 16]
 
     assert "checkpoint" not in logs[0].read_text()
