@@ -104,7 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     matplotlib.use("Agg")  # this shell draws to files only; the library itself never picks a backend
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse has printed usage and the error (2) or the help (0)
+        return int(exc.code or 0)
     try:
         return _report(args, argv) if args.verb == "report" else _compare(args)
     except AnalysisError as exc:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.tables import MIN_ARCHS
+
 
 def _common(matrix: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
     return matrix[[a, b]].dropna() if a != b else matrix[[a]].dropna()
@@ -66,8 +68,8 @@ REGRET_COLUMNS = [
 def regret(matrix: pd.DataFrame, source: str, target: str, top: int = 10) -> dict:
     """Regret on `target` of taking `source`'s best architecture (and the best of `source`'s `top` best)."""
     both = _common(matrix, source, target)
-    if both.empty:
-        return {"source": source, "target": target, "n": 0}
+    if len(both) < MIN_ARCHS:  # a choice among one or two architectures says nothing
+        return {"source": source, "target": target, "n": len(both)}
     chosen = _ranked(both[source])[0]
     best = _ranked(both[target])[0]
     shortlist = _ranked(both[source])[:top]

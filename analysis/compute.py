@@ -107,7 +107,8 @@ def analyse(
     out["topk"] = agreement.topk_table(matrix)
     out["regret"] = agreement.regret_table(matrix)
     lap("agreement")
-    out["targets"] = targets.target_table(roles, out["correlations"], out["regret"], out["topk"])
+    sizes = matrix.notna().sum().to_dict()
+    out["targets"] = targets.target_table(roles, out["correlations"], out["regret"], out["topk"], sizes)
     out["tasks"] = pd.DataFrame(
         {
             "task": list(matrix.columns),

@@ -8,6 +8,7 @@ matched proxy, and a one-paragraph reading generated from those numbers.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import pandas as pd
 
@@ -37,12 +38,18 @@ def _overlap(topk: pd.DataFrame, a: str | None, b: str, k: int = 10) -> float:
 
 
 def target_table(
-    roles: Roles, correlations: pd.DataFrame, regrets: pd.DataFrame, topk: pd.DataFrame
+    roles: Roles,
+    correlations: pd.DataFrame,
+    regrets: pd.DataFrame,
+    topk: pd.DataFrame,
+    sizes: Mapping[str, int] | None = None,
 ) -> pd.DataFrame:
-    """One row per target (see module doc), with a `reading` column."""
+    """One row per target (see module doc), with a `reading` column; `sizes`: architectures per task."""
     rows = []
     for target in roles.targets:
         row = {"target": target, "classes": roles.classes.get(target), "reference": roles.reference}
+        if sizes is not None:
+            row["architectures"] = int(sizes[target])
         row.update(_pair(correlations, roles.reference, target, "reference"))
         row["matched_proxy"] = roles.matched.get(target)
         row.update(_pair(correlations, row["matched_proxy"], target, "matched"))
@@ -77,11 +84,13 @@ def _rho(row: dict, prefix: str) -> str:
 def reading(row: dict) -> str:
     """One paragraph saying, from the numbers of a target row, which task to trust for architecture choice."""
     classes = f"{row['classes']} classes, " if row.get("classes") is not None else ""
-    n = row["reference_n"] or row["matched_n"]
+    n = row.get("architectures", row["reference_n"])
     parts = [f"On {row['target']} ({classes}n = {n})"]
-    if row["reference"] is not None and row["reference_n"]:
+    if row["reference"] is not None and not math.isnan(row["reference_spearman"]):
         q = _quality(row["reference_spearman"])
         parts[0] += f", {row['reference']} ranks architectures {q} ({_rho(row, 'reference')})."
+    elif row["reference"] is not None:
+        parts[0] += f", there is no ρ with {row['reference']} (too few shared architectures, or constant)."
     else:
         parts[0] += ", there is no reference task to compare with."
     if row["best_proxy"] is not None:

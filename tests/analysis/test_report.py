@@ -132,3 +132,20 @@ def test_study_yaml_sets_roles(tmp_path):
         12,
     )
     assert not np.isnan(row["matched_spearman"])
+
+
+def test_bad_arguments_return_2_and_help_0(capsys):
+    assert main(["report"]) == 2
+    assert "required: results_dir" in capsys.readouterr().err
+    assert main(["--help"]) == 0
+
+
+def test_reading_says_when_the_reference_shares_too_few_architectures():
+    archs = synthetic_architectures(12)
+    runs = synthetic_runs(archs, {"imagenet": (1000, "top5"), "imagenet-2": (2, "top1"), "mine": (2, "top1")})
+    runs = runs[(runs["task"] != "imagenet") | (runs["arch_id"] < 6)]
+    runs = runs[(runs["task"] != "mine") | (runs["arch_id"] >= 5)]
+    result = analyse(runs, archs, n_boot=10)
+    reading = result.tables["targets"].set_index("target").at["mine", "reading"]
+    assert reading.startswith("On mine (2 classes, n = 7), there is no ρ with imagenet")
+    assert "the class-count-matched proxy" in reading
