@@ -32,7 +32,8 @@ from pipeline.data import augment
 from pipeline.data.store import Store
 from pipeline.errors import DatasetError
 
-LOAD_CHUNK = 2048  # images moved to the device per step while loading (bounds the host staging copy)
+LOAD_CHUNK_BYTES = 64 << 20  # stored bytes moved per loading step (bounds the staging copy and resize)
+STREAM_CHUNK_BYTES = 256 << 20  # at most this much of a streamed epoch per read-ahead chunk
 
 
 def default_resident_budget(device: torch.device) -> int:
@@ -92,7 +93,9 @@ class DeviceLoader:
         self.small = max(self.stored_hw) <= augment.SMALL_IMAGE_MAX
         self.mean, self.std = store.mean, store.std
         self.labels = torch.from_numpy(store.labels[self.rows].astype(np.int64)).to(self.device)
-        self.stream_chunk = stream_chunk_batches * batch_size
+        image_bytes = self.stored_hw[0] * self.stored_hw[1] * 3
+        per_chunk = min(stream_chunk_batches, STREAM_CHUNK_BYTES // (batch_size * image_bytes))
+        self.stream_chunk = max(1, per_chunk) * batch_size  # whole batches, so chunks never split one
         h, w = self.resident_hw
         nbytes = len(self.rows) * h * w * 3
         budget = default_resident_budget(self.device) if max_resident_bytes is None else max_resident_bytes
@@ -112,8 +115,10 @@ class DeviceLoader:
         return self.stored_hw
 
     def __len__(self) -> int:
+        """Batches per epoch. drop_last drops only a ragged last batch: a split smaller than one batch
+        still gives one (partial) batch rather than an epoch with no steps."""
         n = len(self.rows)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        return max(1, n // self.batch_size) if self.drop_last else -(-n // self.batch_size)
 
     def set_epoch(self, epoch: int) -> None:
         """Make the next iteration epoch `epoch`: its order and augmentation depend on (seed, epoch) only."""
@@ -139,8 +144,9 @@ class DeviceLoader:
         out = torch.empty((len(rows) + 1, 3, h, w), dtype=torch.uint8, device=self.device)
         out = out.contiguous(memory_format=torch.channels_last)
         out[-1] = 0
-        for start in range(0, len(rows), LOAD_CHUNK):
-            block = rows[start : start + LOAD_CHUNK]
+        step = max(1, LOAD_CHUNK_BYTES // (self.stored_hw[0] * self.stored_hw[1] * 3))
+        for start in range(0, len(rows), step):
+            block = rows[start : start + step]
             out[start : start + len(block)] = self._prepare(_read_rows(self.store.images, block))
         return out
 

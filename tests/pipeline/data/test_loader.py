@@ -66,6 +66,8 @@ def test_shapes_dtypes_layout_and_len(index_store):
     )
     assert len(flat) == 4 and [len(b[1]) for b in flat] == [16, 16, 16, 2]
     assert next(iter(flat))[0].is_contiguous()
+    tiny = DeviceLoader(index_store, "val", batch_size=64, train=True, crop_size=32, seed=0)
+    assert len(tiny) == 1 and len(next(iter(tiny))[1]) == 50  # smaller than a batch: one partial batch
     half = DeviceLoader(
         index_store, "val", batch_size=16, train=False, crop_size=32, seed=0, dtype=torch.bfloat16
     )
