@@ -84,7 +84,7 @@ def downsample_imagenet(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m pipeline downsample", description=__doc__.splitlines()[0]
+        prog="python -m pipeline downsample", description="Write downsampled ImageNet in the C17 file format."
     )
     parser.add_argument(
         "--source", required=True, help="ImageNet folder with train/ and val/ (see imagenet.yaml)"

@@ -341,7 +341,10 @@ def _generate(entry: DatasetEntry, out: Path, *, seed: int, force: bool, started
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline prepare", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline prepare",
+        description="Pack a dataset's public files into a training store (resumable, idempotent).",
+    )
     parser.add_argument("dataset", help="catalogue name (see datasets/) or the path of your own dataset YAML")
     parser.add_argument(
         "--source", help="folder with the dataset's public files (not needed for synthetic data)"
