@@ -76,6 +76,8 @@ def flip_pad_crop(
     n = len(index)
     if crop > h + 2 * pad or crop > w + 2 * pad:
         raise ValueError(f"crop {crop} does not fit images {h}×{w} padded by {pad}")
+    if mode == "reflect" and pad >= min(h, w):
+        raise ValueError(f"reflect padding of {pad} px needs images larger than {pad} px, got {h}×{w}")
     oy = torch.randint(0, h + 2 * pad - crop + 1, (n,), generator=generator, device=dev)
     ox = torch.randint(0, w + 2 * pad - crop + 1, (n,), generator=generator, device=dev)
     ar = torch.arange(crop, device=dev)
