@@ -116,12 +116,19 @@ reserve=$((real_mem / 10 < 2048 ? real_mem / 10 : 2048))
 node_line=$(sed -e "s/^NodeName=[^ ]*/NodeName=$host/" -e "s/RealMemory=[0-9]*/RealMemory=$((real_mem - reserve))/" \
     <<<"$node_line")
 
+# Containers do not always list their own hostname in /etc/hosts: then name the loopback address.
+ctld_host=$host
+if ! getent hosts "$host" >/dev/null; then
+    ctld_host="$host(127.0.0.1)"
+    node_line="$node_line NodeAddr=127.0.0.1"
+fi
+
 new_conf=$(mktemp)
 trap 'rm -f "$new_conf"' EXIT
 cat >"$new_conf" <<EOF
 # Written by slurm/start-cluster.sh: a one-node test cluster. Edit the script, not this file.
 ClusterName=archcorr
-SlurmctldHost=$host
+SlurmctldHost=$ctld_host
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
