@@ -96,7 +96,7 @@ def analyse(
             f"(tasks: {', '.join(matrix.columns)}); nothing to correlate yet"
         )
     lap("correlations")
-    out["drivers"] = drivers.driver_table(matrix, archs)
+    out["drivers"] = drivers.driver_table(matrix, archs, n_boot=n_boot, seed=seed)
     lap("drivers")
     out["structure"] = structure.structure_table(matrix, archs, top=top)
     out["best"] = structure.best_architectures(matrix, archs)

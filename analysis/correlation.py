@@ -12,6 +12,7 @@ without materialising them.
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -83,8 +84,8 @@ def resample_ranks(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def bootstrap_spearman(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """B×T×T Spearman matrices of the n×T error table `values` under each resample of `counts` (B×n)."""
+def unit_ranks(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """B×T×n resample ranks, centred and scaled so that a dot product of two columns is their weighted ρ."""
     n = values.shape[0]
     weights = counts / n
     units = []
@@ -92,10 +93,24 @@ def bootstrap_spearman(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
         ranks = resample_ranks(values[:, t], counts)
         centred = ranks - (weights * ranks).sum(axis=1, keepdims=True)
         sd = np.sqrt((weights * centred**2).sum(axis=1, keepdims=True))
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore"):  # a constant resample: NaN, dropped later
             units.append(np.sqrt(weights) * centred / sd)
-    u = np.stack(units, axis=1)  # B×T×n
+    return np.stack(units, axis=1)
+
+
+def bootstrap_spearman(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """B×T×T Spearman matrices of the n×T error table `values` under each resample of `counts` (B×n)."""
+    u = unit_ranks(values, counts)
     return u @ u.transpose(0, 2, 1)
+
+
+def percentile_ci(draws: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of bootstrap draws without NaN draws (constant resamples); NaN if none is left."""
+    draws = draws[np.isfinite(draws)]
+    if draws.size == 0:
+        return math.nan, math.nan
+    low, high = np.percentile(draws, [50 * (1 - level), 50 * (1 + level)])
+    return float(low), float(high)
 
 
 def correlation_table(
@@ -112,7 +127,6 @@ def correlation_table(
         for j in range(i + 1, len(tasks)):
             groups.setdefault((present[:, i] & present[:, j]).tobytes(), []).append((i, j))
     rows, notes = {}, []
-    q = [50 * (1 - level), 50 * (1 + level)]
     for key, pairs in groups.items():
         mask = np.frombuffer(key, dtype=bool)
         n = int(mask.sum())
@@ -136,8 +150,7 @@ def correlation_table(
             row = pair_correlation(values[mask, i], values[mask, j], (tasks[i], tasks[j]))
             if n_boot > 0:
                 draws = boot[:, cols.index(i), cols.index(j)]
-                if np.isfinite(draws).any():
-                    row["spearman_ci_low"], row["spearman_ci_high"] = np.nanpercentile(draws, q)
+                row["spearman_ci_low"], row["spearman_ci_high"] = percentile_ci(draws, level)
             rows[i, j] = row
     table = pd.DataFrame(
         [{"task_a": tasks[i], "task_b": tasks[j], **rows[i, j]} for i, j in sorted(rows)], columns=COLUMNS

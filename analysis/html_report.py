@@ -139,7 +139,7 @@ def render_report(
     main = t["drivers"][t["drivers"]["driver"].isin(["cum_depth", "cum_width", "flops", "params"])]
     main_grid = main.pivot(index="task", columns="driver", values="spearman").reindex(order)
     book.table(main_grid.rename_axis(columns=None).reset_index(), digits=3)
-    book.table(t["drivers"], digits=3, collapsed="Every driver: ρ, p, n")
+    book.table(t["drivers"], digits=3, collapsed="Every driver: ρ with 95% CI, p, n")
 
     book.heading(SECTIONS["structure"], anchor="structure")
     book.table(t["best"], digits=2)

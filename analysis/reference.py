@@ -69,7 +69,12 @@ def compare(
         else:
             hit = driven.get((normalise(ref.task_a), ref.driver))
             if hit is not None:
-                out.update(study=hit.spearman, study_n=int(hit.n))
+                out.update(
+                    study=hit.spearman,
+                    study_ci_low=getattr(hit, "spearman_ci_low", math.nan),
+                    study_ci_high=getattr(hit, "spearman_ci_high", math.nan),
+                    study_n=int(hit.n),
+                )
         rows.append(out)
     table = pd.DataFrame(rows)
     if table.empty:

@@ -43,3 +43,27 @@ def test_structure_of_the_top_k():
     assert len(table) == 16
     best = best_architectures(errors, archs).iloc[0]
     assert best["arch_id"] == 29 and best["depths"] == "-".join(map(str, archs.loc[29, "depths"]))
+
+
+def test_driver_bootstrap_equals_explicit_resamples_and_covers_the_truth(rng):
+    from scipy import stats
+
+    from analysis.drivers import _bootstrap
+
+    archs = validate_architectures(synthetic_architectures(300, seed=4))
+    props = archs[["cum_depth", "cum_width"]].to_numpy(dtype=float)
+    errors = np.column_stack([props[:, 0] + rng.normal(0, 5, 300), rng.normal(size=300)])
+    boot = _bootstrap(errors, props, 5, np.random.default_rng(0))
+    from analysis.correlation import resample_counts
+
+    counts = resample_counts(300, 5, np.random.default_rng(0))  # the same draws
+    for b in range(5):
+        idx = np.repeat(np.arange(300), counts[b].astype(int))
+        assert boot[b, 0, 1] == pytest.approx(stats.spearmanr(errors[idx, 0], props[idx, 1])[0], abs=1e-12)
+    table = driver_table(
+        pd.DataFrame(errors, columns=["t", "u"], index=archs.index), archs, ("cum_depth",), n_boot=500
+    )
+    u = table.set_index("task").loc["u"]
+    assert u["spearman_ci_low"] < 0 < u["spearman_ci_high"]  # no relation: the CI covers 0
+    t = table.set_index("task").loc["t"]
+    assert t["spearman_ci_low"] < t["spearman"] < t["spearman_ci_high"] and t["spearman_ci_low"] > 0.5
