@@ -10,6 +10,7 @@ None where prepare draws the hold-out.
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,13 +96,24 @@ def missing_layout(entry, source: Path, what: str) -> DatasetError:
 
 
 def list_images(folder: Path, *, recursive: bool = False) -> list[Path]:
-    """Image files in a folder (by suffix, case-insensitive, hidden files skipped), sorted by path."""
-    pattern = "**/*" if recursive else "*"
-    return sorted(
-        p
-        for p in folder.glob(pattern)
-        if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()
-    )
+    """Image files in a folder (by suffix, case-insensitive, hidden files skipped), sorted by path.
+
+    os.scandir reads the file type from the directory entry, so a 1300-file class folder costs one
+    directory read, not 1300 stat calls.
+    """
+    found: list[Path] = []
+    pending = [folder]
+    while pending:
+        with os.scandir(pending.pop()) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir():
+                    if recursive:
+                        pending.append(Path(entry.path))
+                elif Path(entry.name).suffix.lower() in IMAGE_SUFFIXES and entry.is_file():
+                    found.append(Path(entry.path))
+    return sorted(found)
 
 
 def subdirs(folder: Path) -> list[str]:
