@@ -149,6 +149,9 @@ def _tiny_cnn(num_classes: int) -> nn.Module:
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_tiny_cnn_learns_each_kind(tmp_path, kind):
     """Two epochs on 2,000 images (a second or two on CPU) must clearly beat chance."""
+    # One thread: on a shared 2-core machine two OpenMP threads stall each other (10× slower); the
+    # conftest fixture restores the thread count afterwards.
+    torch.set_num_threads(1)
     entry = {"name": kind, "resolution": 32, "synthetic": {"kind": kind, "n_train": 2000, "n_val": 400}}
     store = synthetic.generate(entry, tmp_path / kind, seed=0)
     torch.manual_seed(0)
