@@ -91,7 +91,10 @@ def main() -> None:
         print(f"{args.n} JPEGs {args.size}px -> {args.out_size}px box, {os.cpu_count()} cores (load {load}), "
               f"best of {args.repeats}")  # fmt: skip
         bc, oc = min(base_cpu), min(ours_cpu)
-        rows = [("baseline (1 process, C17 loop)", base, bc), (f"prepare ({args.workers} workers, end to end)", ours, oc)]
+        rows = [
+            ("baseline (1 process, C17 loop)", base, bc),
+            (f"prepare ({args.workers} workers, end to end)", ours, oc),
+        ]
         for label, wall, cpu in rows:
             print(f"{label:<36} {args.n / wall:6.0f} images/s  ({wall:.2f} s wall, {cpu:.2f} s CPU, "
                   f"{cpu / args.n * 1e3:.2f} ms CPU per image)")  # fmt: skip
