@@ -29,11 +29,12 @@ def collect(study: Study) -> tuple[Path, pd.DataFrame]:
     for path in runs.result_files(results_dir, tasks):
         hist = path.with_name(path.name[: -len(".parquet")] + ".history.parquet")
         if hist.is_file():
-            frame = pd.read_parquet(hist)
-            frame.insert(1, "task", path.parent.name)
-            histories.append(frame)
+            histories.append(hist)
     if histories:
-        runs.write_table(pd.concat(histories, ignore_index=True), results_dir / "history.parquet")
+        frame = runs.read_tables(histories)
+        task_of = dict(zip(table["run_key"], table["task"], strict=True))
+        frame.insert(1, "task", frame["run_key"].map(task_of))
+        runs.write_table(frame, results_dir / "history.parquet")
     return out, table
 
 
