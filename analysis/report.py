@@ -78,12 +78,12 @@ def write_table(df: pd.DataFrame, path: Path) -> None:
     _atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
 
 
-def save_figure(fig, stem: Path, dpi: int = 110) -> bytes:
-    """Write `stem`.png and `stem`.svg atomically, close the figure, and return the PNG bytes."""
+def save_figure(fig, stem: Path, dpi: int = 110, *, tight: bool = False) -> bytes:
+    """Write `stem`.png and `stem`.svg atomically, close the figure, and return the PNG bytes. `tight` crops
+    to the drawn content (one more draw; for the clustermap, whose colorbar sits outside its canvas)."""
     import matplotlib.pyplot as plt
 
-    # constrained layout already fits the figure; "tight" costs one more draw, so only where it is absent
-    bbox = None if fig.get_layout_engine() is not None else "tight"
+    bbox = "tight" if tight else None
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches=bbox)
     png = buffer.getvalue()
@@ -104,7 +104,9 @@ def draw_figures(analysis: Analysis, fig_dir: Path) -> list[tuple[str, str, str,
     out = []
 
     def add(section: str, name: str, caption: str, fig) -> None:
-        out.append((section, name, caption, save_figure(fig, fig_dir / name)))
+        out.append(
+            (section, name, caption, save_figure(fig, fig_dir / name, tight=name.endswith("clustermap")))
+        )
 
     rho = correlation_matrix(t["correlations"]).loc[list(matrix.columns), list(matrix.columns)]
     n_all = int(matrix.dropna().shape[0])
