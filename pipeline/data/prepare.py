@@ -265,6 +265,11 @@ def prepare_dataset(
         )
     split = resolve_split(entry, split_seed)
     entry = replace(entry, split={**entry.split, **split})
+    if out.exists() and not is_store(out) and (not out.is_dir() or any(out.iterdir())):
+        raise DatasetError(
+            f"{out} exists and is not a prepared store; refusing to replace it with {entry.name!r} "
+            f"(choose another --out, e.g. <data_root>/{entry.name})"
+        )
     if is_store(out) and not force:
         store = open_store(out)
         if store.meta.get("split") == split and list(store.meta["resolution"]) == [entry.resolution] * 2:

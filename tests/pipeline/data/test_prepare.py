@@ -178,3 +178,9 @@ def test_cli_prints_one_line_errors_and_a_summary(tmp_path, concrete_src, capsys
         == 2
     )
     assert "expected in it" in capsys.readouterr().err
+
+
+def test_never_replaces_a_folder_that_is_not_a_store(tmp_path, concrete_src):
+    with pytest.raises(DatasetError, match="is not a prepared store; refusing"):
+        _run(concrete_src, concrete_src)  # --out pointing at the source by mistake
+    assert len(list((concrete_src / "Positive").iterdir())) == 10
