@@ -264,6 +264,8 @@ def prepare_dataset(
             started=started,
         )
     split = resolve_split(entry, split_seed)
+    if split_seed is not None and split["policy"] == "official":
+        log(f"{entry.name}: has an official split; --split-seed {split_seed} is ignored")
     entry = replace(entry, split={**entry.split, **split})
     if out.exists() and not is_store(out) and (not out.is_dir() or any(out.iterdir())):
         raise DatasetError(
@@ -318,8 +320,8 @@ def prepare_dataset(
     labels = np.array([s.label for s in kept], dtype=np.int64)
     splits = assign_splits(labels, [s.split for s in kept], [s.group for s in kept], split)
     compact(work_dir, keep)
+    (work_dir / PLAN_FILE).unlink()  # first: a run killed from here on starts over instead of resuming
     shutil.rmtree(work_dir / CHUNKS_DIR)
-    (work_dir / PLAN_FILE).unlink()
     index = pd.DataFrame({"label": labels, "split": splits, "source_id": [s.source_id for s in kept]})
     extra = {
         "source_format": entry.format,
