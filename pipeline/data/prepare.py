@@ -371,11 +371,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     entry = load_entry(args.dataset)
     out = Path(args.out) if args.out else Path(args.data_root) / entry.name
     last = [0.0]
+    tty = sys.stderr.isatty()
 
-    def progress(line: str) -> None:  # one line of counts, at most twice a second
-        if "skipped " in line or time.monotonic() - last[0] > 0.5:
-            last[0] = time.monotonic()
-            print(line, file=sys.stderr, flush=True)
+    def progress(line: str) -> None:
+        """Counts on one line, rewritten in place on a terminal (else every 10 s); messages each on a line."""
+        is_count = line.endswith(" skipped")
+        if is_count and time.monotonic() - last[0] < (0.5 if tty else 10.0):
+            return
+        last[0] = time.monotonic() if is_count else last[0]
+        print(("\r" if tty else "") + line, end="" if tty and is_count else "\n", file=sys.stderr, flush=True)
 
     result = prepare_dataset(
         entry,
@@ -388,5 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         chunk_size=args.chunk_size,
         log=progress,
     )
+    if tty and last[0]:
+        print(file=sys.stderr)
     print(result.summary())
     return 0
