@@ -80,6 +80,14 @@ def mean_image(images: np.ndarray, rows: np.ndarray, chunk: int = 8192) -> np.nd
     return total / max(len(rows), 1)
 
 
+def _gather(images: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """images[rows], read from a memmap in file order (sequential I/O) and returned in `rows` order."""
+    order = np.argsort(rows, kind="stable")
+    out = np.empty((len(rows), *images.shape[1:]), dtype=images.dtype)
+    out[order] = images[rows[order]]
+    return out
+
+
 def write_file(path: Path, payload: dict, fmt: str) -> Path:
     """Write one C17 file (pickle or npz) to a temporary name and rename it."""
     final = path.with_name(path.name + (".npz" if fmt == "npz" else ""))
@@ -117,13 +125,13 @@ def write_c17(
     written = []
     for name, (a, b) in zip(TRAIN_FILES, train_file_bounds(len(order)), strict=True):
         rows = order[a:b]
-        payload = {"data": to_planar(images[rows]), "labels": labels[rows].tolist(), "mean": mean}
+        payload = {"data": to_planar(_gather(images, rows)), "labels": labels[rows].tolist(), "mean": mean}
         written.append(write_file(out_dir / name, payload, fmt))
     val_rows = np.asarray(val_rows, dtype=np.int64)
     written.append(
         write_file(
             out_dir / VAL_FILE,
-            {"data": to_planar(images[val_rows]), "labels": labels[val_rows].tolist()},
+            {"data": to_planar(_gather(images, val_rows)), "labels": labels[val_rows].tolist()},
             fmt,
         )
     )
