@@ -65,7 +65,7 @@ def imagenet(root: Path, *, per_class=3, val_per_class=2, val_layout="devkit") -
     for label, w in enumerate(wnids):
         for i in range(per_class):
             path = solid(root / "train" / w / f"{w}_{i}.JPEG", colour(label, i))
-            expected[path.relative_to(root).as_posix()] = (label, "train")
+            expected[path.relative_to(root).as_posix()] = (label, "train", colour(label, i))
     truth = []
     number = 0
     for i in range(val_per_class):
@@ -74,7 +74,7 @@ def imagenet(root: Path, *, per_class=3, val_per_class=2, val_layout="devkit") -
             name = f"ILSVRC2012_val_{number:08d}"
             folder = root / "val" / (w if val_layout == "folders" else "")
             path = solid(folder / f"{name}.JPEG", colour(label, 10 + i))
-            expected[path.relative_to(root).as_posix()] = (label, "val")
+            expected[path.relative_to(root).as_posix()] = (label, "val", colour(label, 10 + i))
             truth.append((name, label, w))
     if val_layout == "devkit":
         devkit = root / "ILSVRC2012_devkit_t12" / "data"

@@ -81,8 +81,9 @@ def test_imagenet_train_folders_and_every_val_layout(tmp_path, val_layout):
     assert store.classes == sorted(raw.WNIDS)  # sorted wnids = devkit ILSVRC2012_ID order
     rows = _rows(store)
     assert set(rows) == set(expected)
-    for sid, (label, split) in expected.items():
+    for sid, (label, split, rgb) in expected.items():
         assert (store.labels[rows[sid]], store.splits[rows[sid]]) == (label, split)
+        assert np.abs(store.images[rows[sid]].astype(int) - rgb).max() <= 3
     assert Counter(store.splits) == {"train": 9, "val": 6}
 
 
