@@ -66,3 +66,12 @@ def test_garbage_is_a_clear_error(tmp_path):
     (tmp_path / "y").write_bytes(pickle.dumps([1, 2]))
     with pytest.raises(DatasetError, match="expected a pickled dict"):
         load_dict(tmp_path / "y")
+
+
+def test_loads_pickles_written_by_numpy_1(tmp_path, rng):
+    """Old files name numpy.core.multiarray (numpy 1.x); numpy 2 writes numpy._core: both are allowed."""
+    data = rng.integers(0, 256, size=(2, 12), dtype=np.uint8)
+    blob = pickle.dumps({"data": data, "labels": [0, 1]}, protocol=2)
+    old = blob.replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+    assert old != blob
+    np.testing.assert_array_equal(loads(old)["data"], data)
