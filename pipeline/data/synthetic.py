@@ -3,7 +3,7 @@
 The kinds differ in what a network has to see, so architecture rankings can differ between them:
 
 - "shapes" (5 classes): one filled shape (circle, square, triangle, cross, ring) of random colour, size,
-  position and rotation on a noisy gradient background. Class = global outline (spatial structure).
+  position and rotation (±25°) on a noisy gradient background. Class = global outline (spatial structure).
 - "textures" (12 classes): a two-colour sinusoidal grating filling the image; class = orientation (0°, 45°,
   90°, 135°) × spatial frequency (3, 5.5, 9 cycles per image), with random phase, colours, contrast and
   small jitter. Local texture statistics; no object, many classes; random phase defeats a linear model.
@@ -64,8 +64,8 @@ def _shapes(rng: np.random.Generator, labels: np.ndarray, res: int) -> np.ndarra
     n = len(labels)
     img, base = _background(rng, n, res)
     cy, cx = (rng.uniform(0.32, 0.68, (2, n, 1, 1))).astype(np.float32)
-    size = rng.uniform(0.2, 0.32, (n, 1, 1)).astype(np.float32)  # circumradius, fraction of the side
-    theta = rng.uniform(0, 2 * np.pi, (n, 1, 1)).astype(np.float32)
+    size = rng.uniform(0.26, 0.36, (n, 1, 1)).astype(np.float32)  # circumradius, fraction of the side
+    theta = np.deg2rad(rng.uniform(-25, 25, (n, 1, 1))).astype(np.float32)
     y, x = _grid(n, res)
     u = ((x - cx) * np.cos(theta) + (y - cy) * np.sin(theta)) / size
     v = (-(x - cx) * np.sin(theta) + (y - cy) * np.cos(theta)) / size

@@ -148,7 +148,11 @@ def _tiny_cnn(num_classes: int) -> nn.Module:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_tiny_cnn_learns_each_kind(tmp_path, kind):
-    """Two epochs on 2,000 images (a second or two on CPU) must clearly beat chance."""
+    """Two epochs on 2,000 images (a second or two on CPU) must clearly beat chance.
+
+    Accuracy with seeds 0-2: shapes 0.58-0.71, textures 0.73-0.80, counting 0.49-0.56
+    (chance 0.2, 0.083, 0.2).
+    """
     # One thread: on a shared 2-core machine two OpenMP threads stall each other (10× slower); the
     # conftest fixture restores the thread count afterwards.
     torch.set_num_threads(1)
@@ -164,6 +168,15 @@ def test_a_tiny_cnn_learns_each_kind(tmp_path, kind):
             opt.zero_grad()
             nn.functional.cross_entropy(net(x), y).backward()
             opt.step()
+    # Re-estimate BatchNorm statistics for the final weights: after ~60 steps the running averages
+    # still lag the weights and make eval accuracy swing between seeds.
+    for module in net.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.reset_running_stats()
+            module.momentum = None  # cumulative average over the pass below
+    with torch.no_grad():
+        for x, _ in train:
+            net(x)
     net.eval()
     with torch.no_grad():
         hits = [
@@ -171,4 +184,4 @@ def test_a_tiny_cnn_learns_each_kind(tmp_path, kind):
             for x, y in DeviceLoader(store, "val", batch_size=200, train=False, crop_size=32, seed=0)
         ]
     accuracy, chance = torch.cat(hits).mean().item(), 1 / store.num_classes
-    assert accuracy > chance + 0.15, f"{kind}: accuracy {accuracy:.2f} vs chance {chance:.2f}"
+    assert accuracy > chance + 0.2, f"{kind}: accuracy {accuracy:.2f} vs chance {chance:.2f}"
