@@ -271,6 +271,18 @@ def test_streaming_fallback_matches_resident(index_store):
     )
 
 
+def test_streaming_large_images_matches_resident(tmp_path, rng):
+    store = _store(tmp_path, rng.integers(0, 256, (70, 80, 72, 3), dtype=np.uint8), n_val=20)
+    for train in (True, False):  # random-resized crop with drop_last; eval resize + centre crop
+        kwargs = dict(batch_size=8, train=train, crop_size=40, seed=2, stream_chunk_batches=2)
+        resident = DeviceLoader(store, "train" if train else "val", **kwargs)
+        streamed = DeviceLoader(store, "train" if train else "val", max_resident_bytes=0, **kwargs)
+        assert len(resident) == len(streamed) == (6 if train else 3)
+        xr, yr = _all(resident)
+        xs, ys = _all(streamed)
+        assert torch.equal(xs, xr) and torch.equal(ys, yr)
+
+
 def test_bad_arguments(index_store):
     view = dataclasses.replace(index_store, splits=np.full(300, "train", dtype=object))
     with pytest.raises(DatasetError, match="empty"):
