@@ -184,3 +184,13 @@ def test_never_replaces_a_folder_that_is_not_a_store(tmp_path, concrete_src):
     with pytest.raises(DatasetError, match="is not a prepared store; refusing"):
         _run(concrete_src, concrete_src)  # --out pointing at the source by mistake
     assert len(list((concrete_src / "Positive").iterdir())) == 10
+
+
+def test_dry_run_counts_without_decoding(tmp_path, concrete_src, decodes, capsys):
+    code = pipeline_main(
+        ["prepare", "concrete", "--source", str(concrete_src), "--dry-run", "--out", str(tmp_path / "o")]
+    )
+    assert code == 0 and not decodes and not (tmp_path / "o").exists()
+    out = capsys.readouterr().out
+    assert "would pack 20 images (20 hold-out pool) at 227 px, split holdout" in out
+    assert "per class: Negative 10, Positive 10" in out
