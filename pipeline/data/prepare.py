@@ -330,6 +330,8 @@ def prepare_dataset(
         "skipped": [{"source_id": s, "reason": r} for s, r in skipped[:MAX_SKIPPED_IN_META]],
     }
     store = finalize_store(work_dir, out, index, raw.classes, name=entry.name, split=split, extra_meta=extra)
+    if entry.images and abs(len(kept) - entry.images) > 0.01 * entry.images:
+        log(f"{entry.name}: note: {len(kept)} images stored; the published dataset has {entry.images}")
     return PrepareResult(
         store, decoded=decoded, skipped=skipped, resumed_chunks=resumed, seconds=time.perf_counter() - started
     )
