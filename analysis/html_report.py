@@ -116,6 +116,15 @@ def render_report(
         for reading in t["targets"]["reading"]:
             book.paragraph(reading, "reading")
         book.table(_targets_display(t["targets"]))
+        sources = [s for s in (roles.reference, *roles.proxies) if s is not None]
+        if sources:
+            book.paragraph(
+                "Spearman ρ of each target with the reference and every proxy (T22 Table 3, extended):"
+            )
+            rho_all = correlation_matrix(t["correlations"])
+            grid = rho_all.loc[list(roles.targets), sources].rename_axis(index="target").reset_index()
+            grid.insert(1, "matched proxy", [roles.matched.get(x) for x in roles.targets])
+            book.table(grid, digits=2)
     else:
         book.paragraph("No target task: every task is the reference or a proxy.")
     book.table(t["tasks"], digits=2, collapsed="Tasks: role, classes, architectures, best and median error")

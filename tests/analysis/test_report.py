@@ -149,3 +149,23 @@ def test_reading_says_when_the_reference_shares_too_few_architectures():
     reading = result.tables["targets"].set_index("target").at["mine", "reading"]
     assert reading.startswith("On mine (2 classes, n = 7), there is no ρ with imagenet")
     assert "the class-count-matched proxy" in reading
+
+
+def test_study_yaml_beside_the_tables_is_read(tmp_path):
+    import yaml
+
+    archs = synthetic_architectures(15)
+    runs = synthetic_runs(archs, {"base": (1000, "top5"), "px": (10, "top1"), "mine": (3, "top1")})
+    archs.to_parquet(tmp_path / "architectures.parquet")
+    runs.to_parquet(tmp_path / "runs.parquet")
+    study = {
+        "name": "tiny",
+        "reference": "base",
+        "tasks": {"base": {"role": "reference"}, "px": {"role": "proxy"}, "mine": {"proxy": "px"}},
+    }
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump(study))
+    assert main(["report", str(tmp_path), "--bootstrap", "20"]) == 0
+    targets = pd.read_parquet(tmp_path / "tables" / "targets.parquet")
+    assert targets[["target", "reference", "matched_proxy"]].values.tolist() == [["mine", "base", "px"]]
+    html = (tmp_path / "report.html").read_text()
+    assert "Architecture ranking report: tiny" in html and "T22 Table 3, extended" in html
