@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from collections.abc import Iterator, Mapping
 
 import numpy as np
@@ -24,7 +25,13 @@ HIGHLIGHT = {"best 10": "#1b9e77", "worst 10": "#d95f02", "other": "#b0b0b0"}
 @contextlib.contextmanager
 def style() -> Iterator[None]:
     """The one look of every figure, scoped to the figure's creation."""
-    with sns.axes_style("ticks"), sns.plotting_context("notebook", font_scale=0.85):
+    with (
+        sns.axes_style("ticks"),
+        sns.plotting_context("notebook", font_scale=0.85),
+        warnings.catch_warnings(),
+    ):
+        # seaborn 0.13 calls Colormap.set_bad, which matplotlib 3.11 marks as pending deprecation
+        warnings.filterwarnings("ignore", "The set_bad function", PendingDeprecationWarning)
         yield
 
 
