@@ -17,6 +17,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "status": ("pipeline.status", "done / running / pending / failed runs per task"),
     "collect": ("pipeline.collect", "gather finished run results into runs.parquet"),
     "run": ("pipeline.run", "a whole study end to end: data, sample, train, collect, report"),
+    "cost": ("pipeline.cost", "GPU-hours a study will take, from image counts, epochs and flops"),
 }
 
 
