@@ -34,7 +34,10 @@ def test_cost_is_linear_in_epochs_and_variants_shrink_imagenet():
     )
     doubled = estimate(longer).set_index("task")
     eval_part = 2 * base["gpu_hours"] - doubled["gpu_hours"]  # base = T + E, doubled = 2T + E
-    assert (eval_part > 0).all() and (eval_part < 0.05 * base["gpu_hours"]).all()
+    assert (eval_part > 0).all()
+    share = eval_part / base["gpu_hours"]  # evaluation: 1 forward pass per val image, once per run
+    assert share["imagenet"] < 0.002  # 50k val vs 10 epochs x 1.28M x 3
+    assert share["imagenet-1000-10"] == pytest.approx(50_000 / (10 * 10_000 * 3 + 50_000), rel=1e-6)
     assert base.loc["imagenet-10", "train_images"] == pytest.approx(
         base.loc["imagenet", "train_images"] / 100, rel=0.01
     )
