@@ -62,11 +62,21 @@ def run_debug(
 
 
 # ---------------------------------------------------------------------------------------------- local
-def local_concurrency(spec: ExecutorSpec, jobs: int, cores: int | None = None) -> tuple[int, int]:
-    """(jobs running at once, torch threads per job) for the local executor on `cores` cores."""
+def local_concurrency(
+    spec: ExecutorSpec, jobs: int, cores: int | None = None, gpus: int = 0
+) -> tuple[int, int]:
+    """(jobs running at once, torch threads per job): one job per core, or per GPU when there are GPUs."""
     cores = cores or os.cpu_count() or 1
-    concurrent = max(1, min(cores, spec.array_parallelism, jobs))
+    concurrent = max(1, min(gpus or cores, spec.array_parallelism, jobs))
     return concurrent, max(1, cores // concurrent)
+
+
+def _cuda_devices(device: str | None) -> int:
+    if device == "cpu":
+        return 0
+    import torch
+
+    return torch.cuda.device_count()
 
 
 def run_local(
@@ -79,23 +89,35 @@ def run_local(
     poll_s: float = 0.5,
     progress: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run chunks as local subprocesses, at most `local_concurrency` at a time; wait for all of them."""
+    """Run chunks as local subprocesses, at most `local_concurrency` at a time; wait for all of them.
+
+    With CUDA devices each job gets one of them (CUDA_VISIBLE_DEVICES), one job per device at a time.
+    """
     executor = submitit.LocalExecutor(folder=folder, max_num_timeout=spec.max_num_timeout)
     executor.update_parameters(timeout_min=spec.timeout_min)
-    concurrent, threads = local_concurrency(spec, len(work))
+    gpus = _cuda_devices(device)
+    concurrent, threads = local_concurrency(spec, len(work), gpus=gpus)
+    free_gpus = list(range(gpus))
     pending = list(work)
-    running: list[tuple[str, int, Any]] = []
+    running: list[tuple[str, int, Any, int | None]] = []
     records = []
     while pending or running:
         while pending and len(running) < concurrent:
             task, chunk = pending.pop(0)
-            job = executor.submit(Worker(study_path, task, chunk, threads=threads, device=device or "cpu"))
-            running.append((task, chunk, job))
+            gpu = free_gpus.pop(0) if gpus else None
+            if gpu is not None:
+                executor.update_parameters(gpus_per_node=1, visible_gpus=(gpu,))
+            worker = Worker(
+                study_path, task, chunk, threads=threads, device=device or ("cuda" if gpus else "cpu")
+            )
+            running.append((task, chunk, executor.submit(worker), gpu))
         still = []
-        for task, chunk, job in running:
+        for task, chunk, job, gpu in running:
             if not job.done():
-                still.append((task, chunk, job))
+                still.append((task, chunk, job, gpu))
                 continue
+            if gpu is not None:
+                free_gpus.append(gpu)
             error = job.exception()
             if error is None:
                 records.append(_record(task, chunk, job, state="done"))

@@ -114,7 +114,7 @@ def _loader(
         crop_size=crop,
         seed=seed,
         device=device,
-        channels_last=device.startswith("cuda"),
+        channels_last=True,
     )
     if cache is not None:
         cache.clear()  # one task's loaders at a time: the previous ones free their device memory
@@ -171,9 +171,9 @@ def train_run(
 
     torch.manual_seed(seed)
     arch_obj = make_arch(arch)
-    model = anynet.build_model(arch_obj, num_classes).to(device)
-    if cuda:
-        model = model.to(memory_format=torch.channels_last)
+    # channels_last on every device: on CPU too it is ~17% faster for AnyNetX's grouped convs
+    # (RegNetX-400MF at 32 px, batch 64, one thread: 2.35 s vs 2.84 s for 20 steps; see bench_train.py)
+    model = anynet.build_model(arch_obj, num_classes).to(device, memory_format=torch.channels_last)
     optimizer = make_optimizer(model, recipe)
     train_loader = _loader(
         store, "train", train=True, recipe=recipe, crop=crop, seed=seed, device=device, cache=loader_cache
