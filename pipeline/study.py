@@ -406,14 +406,15 @@ def study_from_dict(
     )
 
 
-def prepare_command(dataset: str) -> str:
+def prepare_command(dataset: str, data_root: str | Path = "data") -> str:
     """The exact command that prepares `dataset` (synthetic datasets need no --source)."""
     _, load_entry = _catalogue_datasets()
     try:
         synthetic = load_entry is not None and getattr(load_entry(dataset), "format", "") == "synthetic"
     except DatasetError:
         synthetic = False
-    return f"python -m pipeline prepare {dataset}" + ("" if synthetic else " --source DIR")
+    root = "" if Path(data_root) == Path("data") else f" --data-root {data_root}"
+    return f"python -m pipeline prepare {dataset}" + ("" if synthetic else " --source DIR") + root
 
 
 def check_data(study: Study) -> list[str]:
@@ -433,7 +434,7 @@ def check_data(study: Study) -> list[str]:
             problems.append(f"task {task.name!r}: variant {task.variant_json} of {task.dataset!r}: {error}")
     lines = [
         f"dataset {dataset!r} (task{'s' if len(tasks) > 1 else ''} {', '.join(tasks)}) is not prepared under "
-        f"{study.data_root}/; run: {prepare_command(dataset)}"
+        f"{study.data_root}/; run: {prepare_command(dataset, study.data_root)}"
         for dataset, tasks in unprepared.items()
     ]
     return lines + problems
