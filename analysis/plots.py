@@ -148,16 +148,20 @@ def apr_figure(
         fig, axes = _grid(len(sources), len(sources), (4.2, 3.8))
         for ax, source in zip(axes, sources, strict=False):
             both = matrix[[source, target]].dropna()
+            # T22 marks 10 of 500; a small study marks at most a quarter, so "best" stays a minority
+            k = max(1, min(top, len(both) // 4))
+            best, worst = f"best {k}", f"worst {k}"
+            palette = dict(zip((best, worst, "other"), HIGHLIGHT.values(), strict=True))
             order = both[target].rank(method="first")
-            group = np.where(order <= top, "best 10", np.where(order > len(both) - top, "worst 10", "other"))
+            group = np.where(order <= k, best, np.where(order > len(both) - k, worst, "other"))
             data = both.assign(group=group).sort_values("group", key=lambda g: g.map({"other": 0}).fillna(1))
             sns.scatterplot(
                 data,
                 x=source,
                 y=target,
                 hue="group",
-                palette=HIGHLIGHT,
-                hue_order=list(HIGHLIGHT),
+                palette=palette,
+                hue_order=list(palette),
                 s=14,
                 linewidth=0,
                 rasterized=True,

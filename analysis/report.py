@@ -117,13 +117,15 @@ def draw_figures(analysis: Analysis, fig_dir: Path) -> list[tuple[str, str, str,
         plots.clustermap_figure(rho, n=n_all or None),
     )
     for target in roles.targets:
-        sources = [s for s in (roles.reference, roles.matched.get(target)) if s is not None]
+        sources = list(
+            dict.fromkeys(s for s in (roles.reference, roles.matched.get(target)) if s is not None)
+        )
         if sources:
             add(
                 "apr",
                 f"apr_{target}",
                 f"APR of {target}: its error against {' and '.join(sources)}; "
-                f"best and worst 10 on {target} marked.",
+                f"best and worst 10 on {target} marked (at most a quarter of the architectures each).",
                 plots.apr_figure(matrix, target, sources, t["correlations"], analysis.labels),
             )
     add("edf", "edf_overlay", "Error EDF of every task (R20 eq. 1).", plots.edf_overlay_figure(matrix))

@@ -104,7 +104,7 @@ def reading(row: dict) -> str:
     costs = []
     for prefix, name in (("reference", row["reference"]), ("matched", row["matched_proxy"])):
         value = row[f"regret_{prefix}"]
-        if name is None or math.isnan(value):
+        if name is None or math.isnan(value) or (prefix == "matched" and name == row["reference"]):
             continue
         if value == 0:
             costs.append(f"{name}'s best architecture is also the best on {row['target']}")

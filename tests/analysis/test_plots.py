@@ -51,3 +51,12 @@ def test_apr_title_prints_rho_r_and_n(result):
     fig = plots.apr_figure(result.matrix, "concrete", ["imagenet"], result.tables["correlations"])
     title = fig.axes[0].get_title()
     assert "ρ = " in title and "r = " in title and "n = 30" in title
+
+
+def test_apr_marks_at_most_a_quarter_of_a_small_study(result):
+    small = result.matrix.iloc[:10]
+    fig = plots.apr_figure(small, "concrete", ["imagenet"], result.tables["correlations"])
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["best 2", "worst 2", "other"]
+    fig = plots.apr_figure(result.matrix, "concrete", ["imagenet"], result.tables["correlations"])
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()][:2] == ["best 7", "worst 7"]

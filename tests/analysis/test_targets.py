@@ -55,3 +55,9 @@ def test_reading_names_a_better_proxy_than_the_matched_one_and_inverse_rankings(
         in text
     )
     assert "imagenet's best" not in text  # no regret known: nothing claimed
+
+
+def test_reading_names_each_task_once_when_the_reference_is_also_the_matched_proxy():
+    row = {**ROW, "matched_proxy": "imagenet", "best_proxy": None, "regret_matched": 3.25}
+    text = reading(row)
+    assert text.count("imagenet's best is 3.25 points worse") == 1
