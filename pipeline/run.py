@@ -37,9 +37,8 @@ def prepare_generated_data(study: Study, out: Out = print) -> list[str]:
             continue
         start = time.perf_counter()
         result = prepare_dataset(load_entry(dataset), None, target)
-        out(
-            f"generated {dataset}: {result.store.meta['num_images']} images in {time.perf_counter() - start:.1f}s"
-        )
+        seconds = time.perf_counter() - start
+        out(f"generated {dataset}: {result.store.meta['num_images']} images in {seconds:.1f}s")
         made.append(dataset)
     return made
 
