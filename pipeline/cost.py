@@ -55,7 +55,7 @@ def task_images(study: Study, task: Task) -> TaskImages:
             )
     from pipeline.data.catalogue import load_entry
 
-    entry = load_entry(task.dataset)
+    entry = load_entry(task.entry)
     if entry.format == "synthetic":
         spec = entry.options["synthetic"]
         n_train, n_val = int(spec["n_train"]), int(spec["n_val"])
@@ -100,7 +100,7 @@ def estimate(
     rows = []
     for task in study.tasks.values():
         images = task_images(study, task)
-        crop = int(task.recipe.resolution or _stored_size(task.dataset))
+        crop = int(task.recipe.resolution or _stored_size(task.entry))
         macs = complexity_arrays(
             stages["depths"],
             stages["widths"],

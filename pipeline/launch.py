@@ -26,7 +26,7 @@ import yaml
 
 from pipeline import executors, runs
 from pipeline.errors import LaunchError
-from pipeline.study import EXECUTOR_KINDS, Study, load_study, require_data
+from pipeline.study import EXECUTOR_KINDS, Study, check_data, load_study, require_data
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,32 @@ def describe(lp: LaunchPlan) -> str:
         )
     if not lp.chunks:
         lines.append("nothing to submit: every run is finished or already queued")
+    return "\n".join(lines)
+
+
+def describe_without_data(study: Study, kind: str | None = None) -> str:
+    """The plan's shape from the study file alone (a dry run before the datasets are prepared): runs per
+    task, chunks and arrays; run keys need the prepared stores, so none are listed."""
+    import math
+
+    spec, kind = study.executor, kind or study.executor.kind
+    max_size = spec.max_array_size or (
+        runs.cluster_max_array_size() if kind == "slurm" else runs.DEFAULT_MAX_ARRAY_SIZE
+    )
+    per_task = study.space.n * len(study.seeds)
+    chunks = math.ceil(per_task / spec.runs_per_job)
+    arrays = math.ceil(chunks / max_size)
+    lines = [
+        f"study {study.name}: {per_task * len(study.tasks)} runs ({study.space.n} architectures x "
+        f"{len(study.seeds)} seed(s) x {len(study.tasks)} tasks) in chunks of up to {spec.runs_per_job}; "
+        f"executor {kind}"
+    ]
+    for name, task in study.tasks.items():
+        lines.append(
+            f"  {name:<16} runs {per_task:>6}  epochs {task.recipe.epochs:>3}  {task.recipe.metric}  "
+            f"chunks {chunks:>5}  arrays {arrays}"
+        )
+    lines.append(f"  {arrays * len(study.tasks)} job arrays (MaxArraySize {max_size})")
     return "\n".join(lines)
 
 
@@ -239,5 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         array_parallelism=args.array_parallelism,
         max_array_size=args.max_array_size,
     )
+    if args.dry_run and check_data(study):
+        print(describe_without_data(study, args.executor))  # then require_data names what is missing
+        require_data(study)
     record = launch(study, kind=args.executor, dry_run=args.dry_run, device=args.device)
     return 1 if any(j.get("state") == "failed" for j in record["jobs"]) else 0

@@ -31,12 +31,12 @@ def prepare_generated_data(study: Study, out: Out = print) -> list[str]:
     from pipeline.data.store import is_store
 
     made = []
-    for dataset in dict.fromkeys(task.dataset for task in study.tasks.values()):
+    for dataset, name in dict((t.dataset, t.entry) for t in study.tasks.values()).items():
         target = Path(study.data_root) / dataset
-        if is_store(target) or load_entry(dataset).format != "synthetic":
+        if is_store(target) or load_entry(name).format != "synthetic":
             continue
         start = time.perf_counter()
-        result = prepare_dataset(load_entry(dataset), None, target)
+        result = prepare_dataset(load_entry(name), None, target)
         seconds = time.perf_counter() - start
         out(f"generated {dataset}: {result.store.meta['num_images']} images in {seconds:.1f}s")
         made.append(dataset)

@@ -70,6 +70,12 @@ class Task:
     variant: Mapping[str, Any] | None = None
     role: str = "target"
     proxy: str | None = None
+    dataset_file: str | None = None  # a user's own catalogue YAML (absolute path); `dataset` is its name
+
+    @property
+    def entry(self) -> str:
+        """What `catalogue.load_entry` takes for this task's dataset: the user's YAML or the name."""
+        return self.dataset_file or self.dataset
 
     @property
     def variant_json(self) -> str:
@@ -122,7 +128,7 @@ class Study:
             "recipe": dict(self.recipe),
             "tasks": {
                 name: {
-                    "dataset": t.dataset,
+                    "dataset": t.dataset_file or t.dataset,
                     "variant": dict(t.variant) if t.variant else None,
                     "role": t.role,
                     "proxy": t.proxy,
@@ -344,13 +350,27 @@ def study_from_dict(
         dataset = t.get("dataset")
         if dataset is None:
             continue
-        if known is not None and dataset not in known:
+        dataset_file = None
+        if str(dataset).endswith((".yaml", ".yml")):  # a user's own dataset (datasets/imagefolder.yaml)
+            found = _dataset_file(str(dataset), source)
+            if found is None or load_entry is None:
+                problems.append(
+                    f"tasks.{name}.dataset: no dataset file {dataset!r} (looked beside the study file "
+                    f"and in {Path.cwd()}); copy datasets/imagefolder.yaml there"
+                )
+                continue
+            try:
+                dataset_file, dataset = str(found), load_entry(found).name
+            except DatasetError as error:
+                problems.append(f"tasks.{name}.dataset: {error}")
+                continue
+        elif known is not None and dataset not in known:
             problems.append(
                 f"tasks.{name}.dataset: unknown dataset {dataset!r} (catalogue: {', '.join(sorted(known))})"
             )
             continue
         try:
-            catalogue_recipe = _catalogue_recipe(load_entry, dataset)
+            catalogue_recipe = _catalogue_recipe(load_entry, dataset_file or dataset)
         except DatasetError as error:
             problems.append(f"tasks.{name}.dataset: catalogue entry {dataset!r} is unusable: {error}")
             continue
@@ -375,6 +395,7 @@ def study_from_dict(
             variant=t.get("variant") or None,
             role=role,
             proxy=t.get("proxy"),
+            dataset_file=dataset_file,
         )
     for name, task in tasks.items():
         if task.proxy is not None and task.proxy not in tasks_raw:
@@ -406,6 +427,14 @@ def study_from_dict(
     )
 
 
+def _dataset_file(text: str, study_file: Path | None) -> Path | None:
+    """A dataset YAML named in a study: absolute, beside the study file, or relative to the working dir."""
+    candidates = [Path(text)] if Path(text).is_absolute() else [Path.cwd() / text]
+    if study_file is not None and not Path(text).is_absolute():
+        candidates.insert(0, Path(study_file).parent / text)
+    return next((c.resolve() for c in candidates if c.is_file()), None)
+
+
 def prepare_command(dataset: str, data_root: str | Path = "data") -> str:
     """The exact command that prepares `dataset` (synthetic datasets need no --source)."""
     _, load_entry = _catalogue_datasets()
@@ -422,11 +451,11 @@ def check_data(study: Study) -> list[str]:
     from pipeline.data.store import is_store
     from pipeline.runs import open_task_store  # local: runs imports this module
 
-    unprepared: dict[str, list[str]] = {}
+    unprepared: dict[str, list[str]] = {}  # catalogue name or user YAML -> tasks
     problems = []
     for task in study.tasks.values():
         if not is_store(Path(study.data_root) / task.dataset):
-            unprepared.setdefault(task.dataset, []).append(task.name)
+            unprepared.setdefault(task.entry, []).append(task.name)
             continue
         try:
             open_task_store(study, task)

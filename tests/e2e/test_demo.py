@@ -1,0 +1,63 @@
+"""The embedded demo end to end, shrunk for CI: generated data, local executor, collect, report, re-run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from pipeline.study import STUDIES_DIR
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _small_demo(tmp_path: Path) -> Path:
+    """demo.yaml with 4 architectures and 1 epoch, writing under tmp_path."""
+    study = yaml.safe_load((STUDIES_DIR / "demo.yaml").read_text())
+    study["space"]["n"] = 4
+    study["data_root"] = str(tmp_path / "data")
+    study["results_dir"] = str(tmp_path / "results")
+    for task in study["tasks"].values():
+        task["recipe"] = {**task.get("recipe", {}), "epochs": 1}
+    path = tmp_path / "demo-small.yaml"
+    path.write_text(yaml.safe_dump(study, sort_keys=False))
+    return path
+
+
+def _run(study: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", "run", "--study", str(study)],
+        capture_output=True, text=True, cwd=REPO, timeout=600,
+    )  # fmt: skip
+
+
+def test_demo_runs_end_to_end_and_a_rerun_trains_nothing(tmp_path):
+    study = _small_demo(tmp_path)
+    first = _run(study)
+    assert first.returncode == 0, first.stderr[-2000:]
+    lines = first.stdout.strip().splitlines()
+    assert lines[-1] == f"report: {tmp_path / 'results' / 'report.html'}"
+    assert any(line.startswith("runs 16/16 done") for line in lines)
+    assert sum(line.startswith("generated synth-") for line in lines) == 3
+
+    runs = pd.read_parquet(tmp_path / "results" / "runs.parquet")
+    assert len(runs) == 16 and set(runs["status"]) == {"ok"}
+    assert set(runs["task"]) == {"textures", "textures-4", "shapes", "counting"}
+    assert runs.groupby("task")["arch_id"].nunique().eq(4).all()
+    assert runs["error"].between(0, 100).all() and (runs["epochs"] == 1).all()
+    assert set(runs.loc[runs["task"] == "textures-4", "num_classes"]) == {4}
+
+    html = (tmp_path / "results" / "report.html").read_text()
+    assert "Architecture ranking report: demo" in html and "On shapes" in html and "On counting" in html
+    correlations = pd.read_parquet(tmp_path / "results" / "tables" / "correlations.parquet")
+    assert len(correlations) == 6 and (correlations["n"] == 4).all()
+
+    again = _run(study)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "report is up to date" in again.stdout
+    assert "runs 16/16 done" in again.stdout and "generated" not in again.stdout
+    rerun = pd.read_parquet(tmp_path / "results" / "runs.parquet")
+    pd.testing.assert_frame_equal(runs, rerun)  # nothing trained again: same rows, same finish times
