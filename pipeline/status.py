@@ -136,15 +136,7 @@ def study_status(
             if f"{key}.failed.json" in names and not alive:
                 info = _read_json(folder / f"{key}.failed.json")
                 counts["failed"] += 1
-                failures.append(
-                    {
-                        "task": task,
-                        "run_key": key,
-                        "arch_id": int(arch_id),
-                        "chunk": int(chunk),
-                        "error": info.get("error", "unknown error"),
-                    }
-                )
+                failures.append(_failure(task, key, arch_id, chunk, info.get("error", "unknown error")))
                 continue
             if job and (job.get("job_id") or job.get("state") == "failed") and not alive:
                 if int(chunk) not in chunk_errors:
@@ -153,19 +145,15 @@ def study_status(
                     )
                 if chunk_errors[int(chunk)]:
                     counts["failed"] += 1
-                    failures.append(
-                        {
-                            "task": task,
-                            "run_key": key,
-                            "arch_id": int(arch_id),
-                            "chunk": int(chunk),
-                            "error": chunk_errors[int(chunk)],
-                        }
-                    )
+                    failures.append(_failure(task, key, arch_id, chunk, chunk_errors[int(chunk)]))
                     continue
             counts["pending"] += 1
         rows.append({"task": task, **counts, "total": len(mine)})
     return pd.DataFrame(rows, columns=["task", *STATES, "total"]), failures
+
+
+def _failure(task: str, key: str, arch_id: Any, chunk: Any, error: str) -> dict[str, Any]:
+    return {"task": task, "run_key": key, "arch_id": int(arch_id), "chunk": int(chunk), "error": error}
 
 
 def _read_json(path: Path) -> dict[str, Any]:
