@@ -149,9 +149,13 @@ def launch(
     dry_run: bool = False,
     device: str | None = None,
     out: Callable[[str], None] = print,
+    planned: LaunchPlan | None = None,
 ) -> dict[str, Any]:
-    """Validate, plan and submit a study's missing runs; returns the launch record (also written to disk)."""
-    lp = plan_launch(study, kind=kind)
+    """Validate, plan and submit a study's missing runs; returns the launch record (also written to disk).
+
+    `planned`: a `plan_launch` result the caller already holds (checked data, finished keys), reused as is.
+    """
+    lp = planned if planned is not None else plan_launch(study, kind=kind)
     out(describe(lp))
     record: dict[str, Any] = {
         "study": study.name,

@@ -132,12 +132,12 @@ def run_study(
     kind = kind or study.executor.kind
     lp = plan_launch(study, kind=kind)
     if kind == "slurm":
-        launch(study, kind=kind, device=device, out=out)
+        launch(study, kind=kind, device=device, out=out, planned=lp)
         out(f"submitted; follow with: python -m pipeline status --study {study.name}, then run this again")
         return Path(study.results_dir) / "report.html"
     quiet = (lambda line: None) if lp.missing.empty else _drop_chunk_lines(out)
     with Progress(study, lp.plan, out):
-        launch(study, kind=kind, device=device, out=quiet)
+        launch(study, kind=kind, device=device, out=quiet, planned=lp)
     path, table = collect(study)
     counts = table["status"].value_counts().to_dict() if not table.empty else {}
     out(f"collected {len(table)} runs ({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))}) -> {path}")
