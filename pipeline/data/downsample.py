@@ -1,8 +1,10 @@
-"""`python -m pipeline downsample --source IMAGENET_DIR --size 32 --map map_clsloc.txt --out DIR`.
+"""`python -m pipeline downsample --source IMAGENET_DIR --size 32 [--map map_clsloc.txt] --out DIR`.
 
 Writes downsampled ImageNet in the C17 file format (STUDY.md §7, c17.py): every image converted to RGB
 and resized with Pillow to size×size (aspect not kept, no crop) with the box filter by default (the
-released files' filter; `--filter` picks another of Pillow's), labels 1..1000 in map_clsloc.txt order,
+released files' filter; `--filter` picks another of Pillow's), labels 1..1000 = the ILSVRC2012_IDs (the
+devkit's meta.mat under --source, else the line order of map_clsloc.txt; a --map that disagrees with the
+devkit is refused; see readers/devkit.py),
 training images shuffled globally with `--seed` into 10 files, the mean training image in each, then
 `val_data`. Decoding is prepare's resumable parallel engine (same chunks, done markers and skipping of
 corrupt images); an interrupted run resumes, and a folder that already holds all 11 files is left alone.
@@ -24,7 +26,7 @@ import numpy as np
 from pipeline.data import c17
 from pipeline.data.catalogue import RESIZE_FILTERS, load_entry
 from pipeline.data.prepare import decode_all
-from pipeline.data.readers import read_source
+from pipeline.data.readers import devkit, imagenet, read_source
 from pipeline.errors import DatasetError
 
 
@@ -33,7 +35,7 @@ def downsample_imagenet(
     out: str | Path,
     *,
     size: int,
-    map_path: str | Path,
+    map_path: str | Path | None = None,
     resize_filter: str = "box",
     workers: int | None = None,
     seed: int = 0,
@@ -50,13 +52,21 @@ def downsample_imagenet(
     train_files, val_file = c17.find_files(out) if out.is_dir() else ([], None)
     if len(train_files) == c17.NUM_TRAIN_FILES and val_file is not None and not force:
         return {"already": True, "out": str(out)}
-    wnids = c17.load_class_map(map_path)
+    class_map = Path(map_path) if map_path else None
     entry = replace(load_entry("imagenet"), resolution=size, resize_filter=resize_filter)
-    raw = read_source(source, entry)
+    raw = read_source(source, entry, class_map=class_map)
+    order = imagenet.id_order(Path(source), class_map)  # the devkit's IDs; a disagreeing --map is refused
+    if order is None:
+        looked = devkit.looked_for(imagenet.search_folders(Path(source)))
+        raise DatasetError(
+            f"the C17 labels are ILSVRC2012_IDs, but {looked}; "
+            f"put {devkit.DEVKIT_TAR} (or its extracted folder) in {source}, or pass --map map_clsloc.txt"
+        )
+    wnids = order.wnids
     unknown = sorted(set(raw.classes) - set(wnids))
     if unknown:
-        raise DatasetError(f"train/ folders {unknown[:5]} are not in {map_path} ({len(unknown)} unknown)")
-    to_map = np.array([wnids.index(w) + 1 for w in raw.classes], dtype=np.int64)  # 1-based, map order
+        raise DatasetError(f"train/ folders {unknown[:5]} are not in {order.where} ({len(unknown)} unknown)")
+    to_map = np.array([wnids.index(w) + 1 for w in raw.classes], dtype=np.int64)  # 1-based, ID order
     samples = list(raw.samples)
     work_dir = out / f".downsample-{size}.partial"
     out.mkdir(parents=True, exist_ok=True)
@@ -90,7 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--source", required=True, help="ImageNet folder with train/ and val/ (see imagenet.yaml)"
     )
     parser.add_argument("--size", type=int, required=True, help="side length in pixels (C17: 8, 16, 32, 64)")
-    parser.add_argument("--map", required=True, help="the devkit's map_clsloc.txt (label order of the files)")
+    parser.add_argument(
+        "--map", help="map_clsloc.txt (line k = ILSVRC2012_ID k); optional when the devkit is under --source"
+    )
     parser.add_argument("--out", required=True, help="folder for train_data_batch_1..10 and val_data")
     parser.add_argument("--filter", default="box", choices=RESIZE_FILTERS, help="Pillow resize filter")
     parser.add_argument("--format", default="pickle", choices=("pickle", "npz"), help="file format")

@@ -7,7 +7,9 @@ so pixel checks survive resizing (and JPEG within a few levels).
 from __future__ import annotations
 
 import csv
+import io
 import pickle
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -58,35 +60,117 @@ def class_map(path: Path, wnids=None) -> Path:
     return path
 
 
-def imagenet(root: Path, *, per_class=3, val_per_class=2, val_layout="devkit") -> dict:
-    """train/<wnid>/*.JPEG and val as `devkit` (flat + ground truth), `csv` (flat + LOC csv) or `folders`."""
-    wnids = sorted(WNIDS)
+# The fixture devkit's leaf synsets in ILSVRC2012_ID order (ID k = DEVKIT_ORDER[k - 1]). Like the real
+# meta.mat (kit fox 1, English setter 2, Siberian husky 3, tench 449) it is neither sorted by wnid nor by
+# name, and it lists a class (n02110185) that train/ lacks.
+DEVKIT_ORDER = ["n02119789", "n02100735", "n02110185", "n01440764"]
+DEVKIT_NAMES = {"n02119789": "kit fox", "n02100735": "English setter", "n02110185": "Siberian husky",
+                "n01440764": "tench", "n01751748": "sea snake"}  # fmt: skip
+NON_LEAVES = [("n02118333", "fox"), ("n02087122", "hunting dog"), ("n00001740", "entity")]
+SYNSET_FIELDS = ("ILSVRC2012_ID", "WNID", "words", "gloss", "num_children", "children", "wordnet_height",
+                 "num_train_images")  # fmt: skip
+DEVKIT = "ILSVRC2012_devkit_t12"
+GROUND_TRUTH = "ILSVRC2012_validation_ground_truth.txt"
+
+
+def val_colour(wnid: str, index: int, classes=WNIDS) -> tuple[int, int, int]:
+    """The solid colour of validation image `index` of class `wnid`: R and B say the class."""
+    return colour(sorted(classes).index(wnid), 10 + index)
+
+
+def wnid_of(rgb, classes=WNIDS) -> str:
+    """The class whose colour is nearest in R and B (what a test reads back from stored pixels)."""
+    wnids = sorted(classes)
+    distance = [
+        abs(int(rgb[0]) - colour(k, 0)[0]) + abs(int(rgb[2]) - colour(k, 0)[2]) for k in range(len(wnids))
+    ]
+    return wnids[int(np.argmin(distance))]
+
+
+def meta_mat(order: list[str]) -> bytes:
+    """A devkit meta.mat: `synsets`, an N×1 struct array of doubles and strings as the real one, leaves
+    (num_children 0) with IDs 1..n in `order`, then non-leaf ancestors with IDs n+1.. that have children."""
+    import scipy.io
+
+    n = len(order)
+    assert not {w for w, _ in NON_LEAVES} & set(order)
+    rows = [(k, w, DEVKIT_NAMES.get(w, f"class {k}"), []) for k, w in enumerate(order, 1)]
+    children = [[1], [2, 3], [n + 1, n + 2]]  # fox > kit fox; hunting dog > ...; entity > both
+    rows += [(n + 1 + j, w, words, children[j]) for j, (w, words) in enumerate(NON_LEAVES)]
+    synsets = np.empty((len(rows), 1), dtype=[(f, "O") for f in SYNSET_FIELDS])
+    for i, (number, wnid, words, below) in enumerate(rows):
+        values = (float(number), wnid, words, f"gloss of {words}", float(len(below)),
+                  np.array([below], dtype=float).reshape(1, -1), float(bool(below)),
+                  0.0 if below else 1300.0)  # fmt: skip
+        for field, value in zip(SYNSET_FIELDS, values, strict=True):
+            synsets[i, 0][field] = np.array([[value]]) if isinstance(value, float) else value
+    buffer = io.BytesIO()
+    scipy.io.savemat(buffer, {"synsets": synsets})
+    return buffer.getvalue()
+
+
+def devkit_files(root: Path, form: str, order: list[str], truth: list[int]) -> None:
+    """The devkit as `extracted` (ILSVRC2012_devkit_t12/data/) or `tarball` (ILSVRC2012_devkit_t12.tar.gz),
+    or only the ground-truth file in `root` (`none`)."""
+    files = {"meta.mat": meta_mat(order), GROUND_TRUTH: "".join(f"{t}\n" for t in truth).encode()}
+    if form == "extracted":
+        for name, data in files.items():
+            (root / DEVKIT / "data").mkdir(parents=True, exist_ok=True)
+            (root / DEVKIT / "data" / name).write_bytes(data)
+    elif form == "tarball":
+        files[f"{DEVKIT}/readme.txt"] = b"ILSVRC2012 development kit"
+        with tarfile.open(root / f"{DEVKIT}.tar.gz", "w:gz") as tar:
+            for name, data in files.items():
+                info = tarfile.TarInfo(name if "/" in name else f"{DEVKIT}/data/{name}")
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    elif form == "none":
+        (root / GROUND_TRUTH).write_bytes(files[GROUND_TRUTH])
+    else:
+        raise ValueError(form)
+
+
+def imagenet(
+    root: Path,
+    *,
+    per_class=3,
+    val_per_class=2,
+    val_layout="devkit",
+    devkit="extracted",
+    classes=WNIDS,
+    order=DEVKIT_ORDER,
+    val_order=None,
+) -> dict:
+    """train/<wnid>/*.JPEG and val as `devkit` (flat + ground truth), `csv` (flat + LOC csv) or `folders`.
+
+    With `devkit` the ground truth holds the ILSVRC2012_IDs of `order` (see devkit_files for the forms).
+    `val_order` lists the class of val image 1, 2, ... (default: the sorted classes in turn). Returns
+    {relative path: (sorted-wnid label, split, rgb)}; val colours are val_colour(wnid, k).
+    """
+    wnids = sorted(classes)
     expected = {}
     for label, w in enumerate(wnids):
         for i in range(per_class):
             path = solid(root / "train" / w / f"{w}_{i}.JPEG", colour(label, i))
             expected[path.relative_to(root).as_posix()] = (label, "train", colour(label, i))
+    val_order = val_order or [w for _ in range(val_per_class) for w in wnids]
     truth = []
-    number = 0
-    for i in range(val_per_class):
-        for label, w in enumerate(wnids):
-            number += 1
-            name = f"ILSVRC2012_val_{number:08d}"
-            folder = root / "val" / (w if val_layout == "folders" else "")
-            path = solid(folder / f"{name}.JPEG", colour(label, 10 + i))
-            expected[path.relative_to(root).as_posix()] = (label, "val", colour(label, 10 + i))
-            truth.append((name, label, w))
+    seen: dict[str, int] = {}
+    for number, w in enumerate(val_order, 1):
+        i = seen[w] = seen.get(w, -1) + 1
+        name = f"ILSVRC2012_val_{number:08d}"
+        folder = root / "val" / (w if val_layout == "folders" else "")
+        rgb = val_colour(w, i, classes)
+        path = solid(folder / f"{name}.JPEG", rgb)
+        expected[path.relative_to(root).as_posix()] = (wnids.index(w), "val", rgb)
+        truth.append((name, w))
     if val_layout == "devkit":
-        devkit = root / "ILSVRC2012_devkit_t12" / "data"
-        devkit.mkdir(parents=True)
-        (devkit / "ILSVRC2012_validation_ground_truth.txt").write_text(
-            "".join(f"{t[1] + 1}\n" for t in truth)
-        )
+        devkit_files(root, devkit, list(order), [list(order).index(w) + 1 for _, w in truth])
     elif val_layout == "csv":
         with open(root / "LOC_val_solution.csv", "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(["ImageId", "PredictionString"])
-            for name, _, w in reversed(truth):
+            for name, w in reversed(truth):
                 writer.writerow([name, f"{w} 1 2 30 40 {w} 5 6 7 8"])
     return expected
 

@@ -69,12 +69,14 @@ def test_class_map_order_and_errors(tmp_path):
 
 @pytest.mark.parametrize("filt", ["box", "bicubic"])
 def test_downsample_equals_pillow_resize_and_uses_map_labels(tmp_path, filt):
-    raw.imagenet(tmp_path / "imagenet", per_class=4, val_layout="devkit")
+    map_path = raw.class_map(tmp_path / "map_clsloc.txt")
+    wnids = c17.load_class_map(map_path)  # no devkit: the ground truth's IDs are this map's lines
+    fixture = raw.imagenet(
+        tmp_path / "imagenet", per_class=4, val_layout="devkit", devkit="none", order=wnids
+    )
     rng = np.random.default_rng(0)
     for path in sorted((tmp_path / "imagenet").rglob("*.JPEG")):  # textured images, so filters differ
         Image.fromarray(rng.integers(0, 256, size=(29, 41, 3), dtype=np.uint8)).save(path, format="JPEG")
-    map_path = raw.class_map(tmp_path / "map_clsloc.txt")
-    wnids = c17.load_class_map(map_path)
     result = downsample_imagenet(tmp_path / "imagenet", tmp_path / "out", size=8, map_path=map_path,
                                  resize_filter=filt, workers=1, log=lambda line: None)  # fmt: skip
     assert (result["train"], result["val"]) == (12, 6)
@@ -82,9 +84,8 @@ def test_downsample_equals_pillow_resize_and_uses_map_labels(tmp_path, filt):
     resample = {"box": Image.Resampling.BOX, "bicubic": Image.Resampling.BICUBIC}[filt]
     for path in (tmp_path / "imagenet").rglob("*.JPEG"):
         pixels = np.asarray(Image.open(path).convert("RGB").resize((8, 8), resample))
-        split = "val" if path.parent.name == "val" else "train"
-        wnid = path.parent.name if split == "train" else None
-        expected[c17.to_planar(pixels[None])[0].tobytes()] = (split, wnid)
+        label, split, _ = fixture[path.relative_to(tmp_path / "imagenet").as_posix()]
+        expected[c17.to_planar(pixels[None])[0].tobytes()] = (split, sorted(raw.WNIDS)[label])
     train_files, val_file = c17.find_files(tmp_path / "out")
     seen = 0
     for path in [*train_files, val_file]:
@@ -92,8 +93,7 @@ def test_downsample_equals_pillow_resize_and_uses_map_labels(tmp_path, filt):
         for row, label in zip(content["data"], content["labels"], strict=True):
             split, wnid = expected[row.tobytes()]  # every row is Pillow's resize of one source image
             assert split == ("val" if path == val_file else "train")
-            if wnid:
-                assert label == wnids.index(wnid) + 1  # 1-based, map_clsloc order
+            assert label == wnids.index(wnid) + 1  # 1-based, map_clsloc order
             seen += 1
     assert seen == 18
     again = downsample_imagenet(tmp_path / "imagenet", tmp_path / "out", size=8, map_path=map_path)

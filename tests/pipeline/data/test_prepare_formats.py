@@ -78,7 +78,7 @@ def test_imagenet_train_folders_and_every_val_layout(tmp_path, val_layout):
     expected = raw.imagenet(tmp_path / "src", val_layout=val_layout)
     entry = replace(load_entry("imagenet"), resolution=24)
     store = _prepare(entry, tmp_path / "src", tmp_path / "imagenet")
-    assert store.classes == sorted(raw.WNIDS)  # sorted wnids = devkit ILSVRC2012_ID order
+    assert store.classes == sorted(raw.WNIDS)  # sorted wnids; the devkit's ID order only labels flat val/
     rows = _rows(store)
     assert set(rows) == set(expected)
     for sid, (label, split, rgb) in expected.items():
