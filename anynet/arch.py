@@ -103,6 +103,50 @@ class Arch:
             raise ArchError(f"Arch dict lacks {missing}; required: {list(_STAGE_FIELDS[:4])}")
         return cls(**dict(data))
 
+    @classmethod
+    def from_row(cls, row: Any, *, default_strides: tuple[int, ...] = T22_STRIDES) -> Arch:
+        """Build from one row of architectures.parquet: a dict, pandas Series or namedtuple (itertuples).
+
+        Only the Arch fields are read; other columns (arch_id, flops, d1..g4, ...) are ignored. A missing
+        or null cell (None, NaN, pandas NA) means the field's default: `default_strides` (pass the study's
+        space strides), se_ratio 0.0, stem_width 32. List cells may be numpy arrays; an integral float
+        stem_width (what a parquet integer column with nulls becomes in pandas) is taken as an int.
+        """
+        data = _row_mapping(row)
+        fields = {name: data[name] for name in _STAGE_FIELDS[:4] if name in data}
+        strides = data.get("strides")
+        fields["strides"] = default_strides if _is_missing(strides) else strides
+        for name in ("se_ratio", "stem_width"):
+            if not _is_missing(data.get(name)):
+                fields[name] = data[name]
+        stem = fields.get("stem_width")
+        if isinstance(stem, numbers.Real) and not _is_int(stem) and float(stem).is_integer():
+            fields["stem_width"] = int(stem)
+        return cls.from_dict(fields)
+
+
+def _row_mapping(row: Any) -> Mapping[str, Any]:
+    """A table row as a mapping: dicts as they are, namedtuples via `_asdict`, pandas Series via `keys`."""
+    if isinstance(row, Mapping):
+        return row
+    if hasattr(row, "_asdict"):
+        return row._asdict()
+    if hasattr(row, "keys") and hasattr(row, "__getitem__"):
+        return {key: row[key] for key in row.keys()}  # noqa: SIM118 - a Series iterates over values
+    raise ArchError(
+        f"Arch.from_row needs a row of architectures.parquet as a dict, pandas Series or namedtuple, "
+        f"got {type(row).__name__}"
+    )
+
+
+def _is_missing(value: Any) -> bool:
+    """None, NaN or pandas' NA: a null parquet cell (pandas is not imported for the check)."""
+    if value is None:
+        return True
+    if isinstance(value, numbers.Real):
+        return value != value
+    return type(value).__name__ == "NAType"
+
 
 def _as_int_tuple(value: Any) -> tuple[int, ...] | None:
     """`value` as a tuple of Python ints (lists, tuples, numpy arrays), or None if it is not one."""

@@ -10,6 +10,9 @@ Conventions are pycls 0.1.1's (`pycls.core.net.complexity_*`), which T22's 360-4
 - spatial size after a conv: h = (h + 2p - k) // s + 1 (3×3 convs pad 1, 1×1 convs pad 0, so both give
   (h - 1) // s + 1 and the projection shortcut stays aligned with the residual branch).
 
+Beyond pycls: `in_chans` (input channels, 3 in pycls) only changes the stem conv, and num_classes=0 counts
+the network without its Linear, as `anynet.model` builds it for timm's headless models.
+
 Two implementations that must agree, integer for integer: `complexity` walks one `Arch` layer by layer,
 in the order `anynet.model` builds it; `complexity_arrays` sums closed forms per stage (the first block,
 then d - 1 identical blocks) over many architectures at once, for the sampler. Both are checked against
@@ -49,11 +52,15 @@ class _Tally:
         self.h = h
 
 
-def complexity(arch: Arch, im_size: int = 224, num_classes: int = 1000) -> dict[str, int]:
-    """{"flops", "params", "acts"} of `arch` at im_size×im_size input, num_classes outputs (pycls rules)."""
-    _check_sizes(im_size, num_classes)
+def complexity(arch: Arch, im_size: int = 224, num_classes: int = 1000, in_chans: int = 3) -> dict[str, int]:
+    """{"flops", "params", "acts"} of `arch` at im_size×im_size input, num_classes outputs (pycls rules).
+
+    num_classes=0 counts the network without its Linear (timm's convention for a headless model);
+    in_chans is the input's channel count (3 for RGB), which only the stem conv sees.
+    """
+    _check_sizes(im_size, num_classes, in_chans)
     cx = _Tally(im_size)
-    cx.conv(3, arch.stem_width, 3, stride=2)
+    cx.conv(in_chans, arch.stem_width, 3, stride=2)
     cx.bn(arch.stem_width)
     w_in = arch.stem_width
     for d, w_out, b, g, s in arch.stages():
@@ -97,19 +104,20 @@ def complexity_arrays(
     se_ratio: float = 0.0,
     im_size: int = 224,
     num_classes: int = 1000,
+    in_chans: int = 3,
 ) -> dict[str, np.ndarray]:
     """`complexity` of N architectures at once: (N, 4) int arrays in, int64 arrays of shape (N,) out.
 
     `strides` is one (4,) tuple for all or an (N, 4) array. Inputs must be in the space and
     group-compatible (as `adjust_compatibility_arrays` leaves them); nothing is validated here.
     """
-    _check_sizes(im_size, num_classes)
+    _check_sizes(im_size, num_classes, in_chans)
     D, W, B, G = (np.asarray(x, dtype=np.int64) for x in (depths, widths, bottleneck_ratios, group_widths))
     S = np.broadcast_to(np.asarray(strides, dtype=np.int64), D.shape)
     n = D.shape[0]
     h = np.full(n, (im_size - 1) // 2 + 1, dtype=np.int64)  # after the 3×3 stride-2 stem
-    flops = 27 * stem_width * h * h
-    params = np.full(n, 27 * stem_width + 2 * stem_width, dtype=np.int64)
+    flops = 9 * in_chans * stem_width * h * h
+    params = np.full(n, 9 * in_chans * stem_width + 2 * stem_width, dtype=np.int64)
     acts = stem_width * h * h
     w_in = np.full(n, stem_width, dtype=np.int64)
     for i in range(D.shape[1]):
@@ -149,6 +157,9 @@ def _x_block_arrays(w_in, w_out, w_b, groups, h_in, h_out, se_ratio):
     return flops, params, acts
 
 
-def _check_sizes(im_size: int, num_classes: int) -> None:
-    if not im_size >= 1 or not num_classes >= 1:
-        raise ValueError(f"im_size={im_size} and num_classes={num_classes} must both be >= 1")
+def _check_sizes(im_size: int, num_classes: int, in_chans: int) -> None:
+    if not im_size >= 1 or not num_classes >= 0 or not in_chans >= 1:
+        raise ValueError(
+            f"im_size={im_size}, num_classes={num_classes}, in_chans={in_chans}: im_size and in_chans must "
+            "be >= 1, num_classes >= 0 (0: no classifier)"
+        )

@@ -12,12 +12,20 @@ keep torch's default init, as in pycls. BN uses eps 1e-5 and momentum 0.1 (pycls
 
 Changes from pycls: module names are spelled out (`stem.conv`, `s1.b1.conv_a`, `s1.b1.proj_conv`,
 `head.fc`); there is no global config; the forward pass uses no `view`, so channels_last inputs stay
-channels_last up to the pooled head. `anynet.complexity` counts this module's parameters exactly.
+channels_last up to the pooled head. `anynet.complexity` counts this module's parameters exactly (pass it
+the same num_classes and in_chans).
+
+timm's model conventions (timm/models/regnet.py is the model for them): `in_chans`, `drop_rate` (dropout
+before the Linear, off by default, so the defaults are exactly pycls's network), `num_classes=0` for no
+Linear, `feature_info`, `forward_features`, `forward_head(x, pre_logits)`, `get_classifier`,
+`reset_classifier(num_classes, global_pool)`, `num_features`. `anynet.timm_entry` registers the model.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
+from typing import Any
 
 import torch
 from torch import nn
@@ -101,39 +109,112 @@ class Stage(nn.Sequential):
             self.add_module(f"b{i + 1}", block)
 
 
+GLOBAL_POOLS = ("avg", "")  # timm's names: average pooling, or none (the head then returns the map)
+
+
 class Head(nn.Module):
-    """Global average pool + Linear with bias."""
+    """Global average pool, dropout (timm's `drop_rate`, 0 = pycls), Linear with bias.
 
-    def __init__(self, w_in: int, num_classes: int) -> None:
+    `fc` is an `nn.Identity` when num_classes is 0 (timm's headless model); `global_pool=""` skips the pool,
+    which only makes sense without a Linear.
+    """
+
+    def __init__(self, w_in: int, num_classes: int, drop_rate: float = 0.0, global_pool: str = "avg") -> None:
         super().__init__()
-        self.fc = nn.Linear(w_in, num_classes, bias=True)
+        self.global_pool = global_pool
+        # Identity at 0: no dropout call, so torch's RNG stream in training is the same as without the option
+        self.drop = nn.Dropout(drop_rate) if drop_rate else nn.Identity()
+        self.fc = _classifier(w_in, num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(x.mean((2, 3)))  # (N, C): no view, any memory format
+    def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        if self.global_pool:
+            x = x.mean((2, 3))  # (N, C): no view, any memory format
+        x = self.drop(x)
+        return x if pre_logits else self.fc(x)
 
 
 class AnyNetX(nn.Module):
-    """An AnyNetX network for one `Arch` and a class count; children: stem, s1..s4, head."""
+    """An AnyNetX network for one `Arch`; children: stem, s1..s4, head. timm's model conventions.
 
-    def __init__(self, arch: Arch, num_classes: int) -> None:
+    `in_chans` input channels (3: RGB); `num_classes` 0 leaves no Linear (forward gives pooled features);
+    `drop_rate` is dropout before the Linear, as in timm's RegNet; `global_pool` "avg" or "" (none).
+    `feature_info` lists the stem and the four stage outputs with their channels and reduction (the strides
+    of `arch`: T22's (1, 2, 2, 2) gives 2, 2, 4, 8, 16), for timm's `features_only` wrappers.
+    """
+
+    def __init__(
+        self,
+        arch: Arch,
+        num_classes: int = 1000,
+        *,
+        in_chans: int = 3,
+        drop_rate: float = 0.0,
+        global_pool: str = "avg",
+    ) -> None:
         super().__init__()
-        if isinstance(num_classes, bool) or not hasattr(num_classes, "__index__") or num_classes < 1:
-            raise ValueError(f"num_classes={num_classes!r} must be a positive integer")
-        num_classes = int(num_classes)
+        _check_head_args(num_classes, global_pool, in_chans=in_chans, drop_rate=drop_rate)
         self.arch = arch
-        self.num_classes = num_classes
-        self.stem = Stem(3, arch.stem_width)
-        w_in = arch.stem_width
+        self.num_classes = int(num_classes)
+        self.in_chans = int(in_chans)
+        self.drop_rate = float(drop_rate)
+        self.stem = Stem(self.in_chans, arch.stem_width)
+        self.feature_info = [{"num_chs": arch.stem_width, "reduction": 2, "module": "stem"}]
+        w_in, reduction = arch.stem_width, 2
         for i, (d, w, b, g, s) in enumerate(arch.stages()):
             self.add_module(f"s{i + 1}", Stage(w_in, w, s, d, b, g, arch.se_ratio))
-            w_in = w
-        self.head = Head(w_in, num_classes)
+            w_in, reduction = w, reduction * s
+            self.feature_info.append({"num_chs": w, "reduction": reduction, "module": f"s{i + 1}"})
+        self.num_features = self.head_hidden_size = w_in
+        self.head = Head(w_in, self.num_classes, self.drop_rate, global_pool)
         self.apply(_init_weights)
 
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Stem and stages: the last stage's (N, num_features, H/r, W/r) map."""
+        x = self.stem(x)
+        return self.s4(self.s3(self.s2(self.s1(x))))
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Pool, dropout and Linear on `forward_features`' map; `pre_logits` stops before the Linear."""
+        return self.head(x, pre_logits=pre_logits)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for module in self.children():
-            x = module(x)
-        return x
+        return self.forward_head(self.forward_features(x))
+
+    def get_classifier(self) -> nn.Module:
+        return self.head.fc
+
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+        """A new pycls-initialised Linear to num_classes (0: none); global_pool None keeps the current one."""
+        global_pool = self.head.global_pool if global_pool is None else global_pool
+        _check_head_args(num_classes, global_pool)
+        self.num_classes = int(num_classes)
+        self.head.global_pool = global_pool
+        fc = _classifier(self.num_features, self.num_classes)
+        fc.apply(_init_weights)
+        like = self.stem.conv.weight
+        self.head.fc = fc.to(like.device, like.dtype)
+
+
+def _check_head_args(num_classes: Any, global_pool: Any, *, in_chans: Any = 3, drop_rate: Any = 0.0) -> None:
+    """One ValueError naming every bad constructor/`reset_classifier` argument and what is allowed."""
+    problems = []
+    if isinstance(num_classes, bool) or not hasattr(num_classes, "__index__") or num_classes < 0:
+        problems.append(f"num_classes={num_classes!r} must be an integer >= 0 (0: no classifier)")
+    if isinstance(in_chans, bool) or not hasattr(in_chans, "__index__") or in_chans < 1:
+        problems.append(f"in_chans={in_chans!r} must be a positive integer (3 for RGB)")
+    if isinstance(drop_rate, bool) or not isinstance(drop_rate, numbers.Real) or not 0 <= drop_rate < 1:
+        problems.append(f"drop_rate={drop_rate!r} must be a number in [0, 1)")
+    if global_pool not in GLOBAL_POOLS:
+        problems.append(f"global_pool={global_pool!r} is not one of the allowed {list(GLOBAL_POOLS)}")
+    elif global_pool == "" and not problems and num_classes:
+        problems.append(f"global_pool='' (no pooling) needs num_classes=0, got {num_classes}")
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
+def _classifier(w_in: int, num_classes: int) -> nn.Module:
+    """The head's Linear with bias (initialised by the caller), or Identity for num_classes=0."""
+    return nn.Linear(w_in, num_classes, bias=True) if num_classes else nn.Identity()
 
 
 def _init_weights(module: nn.Module) -> None:
@@ -149,8 +230,11 @@ def _init_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-def build_model(arch: Arch, num_classes: int) -> AnyNetX:
-    """The torch module of `arch` with a `num_classes`-way head, pycls-initialised (uses torch's RNG)."""
+def build_model(arch: Arch, num_classes: int, **kwargs: Any) -> AnyNetX:
+    """The torch module of `arch` with a `num_classes`-way head, pycls-initialised (uses torch's RNG).
+
+    kwargs are `AnyNetX`'s keyword-only options: in_chans, drop_rate, global_pool.
+    """
     if not isinstance(arch, Arch):
         raise TypeError(f"build_model needs an anynet.Arch, got {type(arch).__name__}")
-    return AnyNetX(arch, num_classes)
+    return AnyNetX(arch, num_classes, **kwargs)

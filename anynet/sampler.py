@@ -2,13 +2,23 @@
 
 Each draw picks, per stage, independently and log-uniformly over the closed integer ranges:
 d ∈ {1..16}, w ∈ {8, 16, .., 1024}, g ∈ {1..32}, and b ∈ {1, 2, 4} (uniform over the exponent, which is
-log-uniform over the three values). An integer range [lo, hi] with step q is drawn as x = exp(U(log lo,
-log(hi + q))) rounded down to a multiple of q, so every value gets the mass of the interval [k, k + q) on
-the log scale, as pycls's quantised sweep samplers do. Widths are then made group-compatible
-(`adjust_compatibility_arrays`), complexity is counted on the adjusted network at 224×224 with 1000 classes
-(`complexity_arrays`), and a draw is kept when lo ≤ flops ≤ hi, all adjusted widths are ≤ 1024 (the
-adjustment can round a width near 1024 up past it, out of the space) and its adjusted architecture was not
-kept before. Draws are processed in order, so the first n kept are the sample.
+log-uniform over the three values). An integer range [lo, hi] with step q is drawn exactly as pycls's
+sweep sampler `log_uniform(lo, hi, q)` (pycls/sweep/random.py): x = exp(-U(-log hi, -log(lo - q*))) with
+q* = min(q, lo / 2), rounded UP to a multiple of q. So x lies in (lo - q*, hi] and value k·q gets the mass
+of ((k - 1)·q, k·q] on the log scale; the lowest value lo gets (lo - q*, lo]. With lo = q, as in all three
+ranges here, lo - q would be 0 (log 0 = -inf), so pycls shortens the lowest cell to (lo/2, lo]: one factor
+of 2 on the log scale. P(d = 1) = log 2 / log 32, P(d = k) = log(k / (k - 1)) / log 32 for k ≥ 2.
+Widths are then made group-compatible (`adjust_compatibility_arrays`), complexity is counted on the
+adjusted network at 224×224 with 1000 classes (`complexity_arrays`), and a draw is kept when
+lo ≤ flops ≤ hi, all adjusted widths are ≤ 1024 (the adjustment can round a width near 1024 up past it,
+out of the space) and its adjusted architecture was not kept before. Draws are processed in order, so the
+first n kept are the sample.
+
+History: before this rule, ranges were drawn as exp(U(log lo, log(hi + q))) rounded DOWN, which gives
+small values more mass than pycls does (P(d = 1) = log 2 / log 17, not log 2 / log 32); in the T22 band
+(seed 0, 500 architectures) mean Σw went from 426 to 410 and mean Σd from 19.3 to 18.7. Architectures
+sampled with the same seed before and after the change therefore differ; run keys hash the architecture,
+so results of the two rules are never mixed.
 
 Reproducibility: each batch takes one (batch, 16) block of uniforms from `np.random.default_rng(seed)`;
 the generator fills blocks row by row from one stream, so the result depends on the seed only, not on
@@ -37,6 +47,9 @@ from anynet.complexity import complexity_arrays
 BAND_IM_SIZE = 224  # the band is counted at ImageNet resolution with a 1000-class head, whatever the task
 BAND_NUM_CLASSES = 1000
 DEFAULT_MAX_DRAWS = 50_000_000
+# Bumped whenever the same (n, seed, band, strides) would give other architectures; recorded with every
+# sample (architectures.parquet), so a study never mixes two samplers' draws. 2: pycls's log-uniform rule.
+SAMPLER_VERSION = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,9 +93,14 @@ def draw_archs(uniforms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 def _log_uniform_int(u: np.ndarray, lo: int, hi: int, q: int) -> np.ndarray:
-    """Map U(0,1) to multiples of q in [lo, hi], log-uniform: floor(exp(U(log lo, log(hi + q))) / q) · q."""
-    x = np.exp(np.log(lo) + u * (np.log(hi + q) - np.log(lo)))
-    return np.clip((x // q).astype(np.int64) * q, lo, hi)  # clip: exp/log rounding at the two ends
+    """pycls's `log_uniform(lo, hi, q)` driven by u ~ U[0, 1): multiples of q in [lo, hi] (module docstring).
+
+    The arithmetic is numpy's `uniform(a, b)` = a + (b - a)·u on a = -log hi, b = -log(lo - q*), so the same
+    uniforms give the same values as pycls's own call.
+    """
+    a, b = -np.log(hi), -np.log(lo - min(q, lo / 2))
+    x = np.exp(-(a + (b - a) * u))
+    return np.clip(np.ceil(x / q).astype(np.int64) * q, lo, hi)  # clip: exp/log rounding at hi
 
 
 def sample_archs(

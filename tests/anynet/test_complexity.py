@@ -130,9 +130,31 @@ def test_equals_pycls_counter_on_1000_random_adjusted_architectures(rng):
         assert ours == {k: theirs[k] for k in ours}, (arch, im_size, nc)
 
 
+def test_headless_and_other_input_channels():
+    arch = reference_arch(REFERENCE[9])
+    full, headless = complexity(arch), complexity(arch, num_classes=0)
+    # num_classes=0: no Linear, so the head's 512·1000 weights and 1000 biases go from every count
+    assert full["params"] - headless["params"] == 512 * 1000 + 1000
+    assert full["flops"] - headless["flops"] == 512 * 1000 + 1000
+    assert full["acts"] - headless["acts"] == 1000
+    # in_chans only changes the stem's 3×3 conv: 9·32 weights per input channel, on a 112×112 output
+    gray, four = complexity(arch, in_chans=1), complexity(arch, in_chans=4)
+    assert four["params"] - full["params"] == 9 * 32 and full["params"] - gray["params"] == 2 * 9 * 32
+    assert four["flops"] - full["flops"] == 9 * 32 * 112 * 112
+    assert full["acts"] == gray["acts"]
+    d, w, b, g = (np.array([getattr(arch, k)]) for k in ("depths", "widths", "bottleneck_ratios",
+                                                        "group_widths"))  # fmt: skip
+    for kwargs in ({"num_classes": 0}, {"in_chans": 1}, {"in_chans": 4, "num_classes": 7}):
+        vector = complexity_arrays(d, w, b, g, strides=arch.strides, **kwargs)
+        assert {k: int(v[0]) for k, v in vector.items()} == complexity(arch, **kwargs), kwargs
+
+
 def test_bad_sizes_are_refused():
     arch = reference_arch(REFERENCE[0])
     with pytest.raises(ValueError, match="im_size=0"):
         complexity(arch, im_size=0)
-    with pytest.raises(ValueError, match="num_classes=0"):
-        complexity(arch, num_classes=0)
+    with pytest.raises(ValueError, match="num_classes=-1"):
+        complexity(arch, num_classes=-1)
+    with pytest.raises(ValueError, match="in_chans=0"):
+        complexity_arrays(*(np.array([getattr(arch, k)]) for k in ("depths", "widths", "bottleneck_ratios",
+                                                                  "group_widths")), in_chans=0)  # fmt: skip

@@ -139,13 +139,17 @@ def test_timm_create_model():
     assert "anynetx" in timm.list_models("anynet*")
     with pytest.raises(ArchError, match=r"needs arch=anynet\.Arch"):
         timm.create_model("anynetx")
-    with pytest.raises(TypeError, match=r"unexpected argument\(s\) \['drop_rate'\]"):
-        timm.create_model("anynetx", arch=TINY, drop_rate=0.1)
+    with pytest.raises(TypeError, match=r"unexpected argument\(s\) \['drop_path_rate'\]"):
+        timm.create_model("anynetx", arch=TINY, drop_path_rate=0.1)  # AnyNetX has no stochastic depth
 
 
 def test_bad_inputs():
     with pytest.raises(TypeError, match=r"needs an anynet\.Arch"):
         build_model({"depths": (1, 1, 1, 1)}, 10)
-    with pytest.raises(ValueError, match="num_classes=0"):
-        build_model(TINY, 0)
+    with pytest.raises(ValueError, match=r"num_classes=-1 must be an integer >= 0 \(0: no classifier\)"):
+        build_model(TINY, -1)
+    with pytest.raises(ValueError, match=r"num_classes=2\.5"):
+        build_model(TINY, 2.5)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'drop_path_rate'"):
+        build_model(TINY, 10, drop_path_rate=0.1)
     assert build_model(TINY, np.int64(4)).head.fc.out_features == 4

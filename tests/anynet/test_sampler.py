@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
+import scipy.stats
 
 from anynet import Arch, complexity, flops_bounds, sample_archs, sampler
 from anynet.sampler import draw_archs
@@ -83,12 +86,60 @@ def test_draws_are_log_uniform_over_the_integer_ranges(rng):
     d, w, b, g = draw_archs(rng.random((100_000, 16)))
     assert set(np.unique(d)) == set(range(1, 17)) and set(np.unique(g)) == set(range(1, 33))
     assert set(np.unique(w)) == set(range(8, 1025, 8)) and set(np.unique(b)) == {1, 2, 4}
-    # P(d = k) = log((k + 1) / k) / log(17): the mass of [k, k + 1) on the log scale
-    for k in (1, 2, 8, 16):
-        expected = np.log((k + 1) / k) / np.log(17)
-        assert np.mean(d == k) == pytest.approx(expected, abs=0.006)
-    assert np.mean(w <= 64) == pytest.approx(np.log(72 / 8) / np.log(1032 / 8), abs=0.006)
+    # pycls: x in (0.5, 16] log-uniformly, rounded up, so P(d = 1) = log(1 / 0.5) / log(16 / 0.5) and
+    # P(d = k) = log(k / (k - 1)) / log 32 for k >= 2
+    assert np.mean(d == 1) == pytest.approx(np.log(2) / np.log(32), abs=0.006)
+    for k in (2, 8, 16):
+        assert np.mean(d == k) == pytest.approx(np.log(k / (k - 1)) / np.log(32), abs=0.006)
+    # widths: x in (4, 1024], so P(w <= 64) = log(64 / 4) / log(1024 / 4) = 1/2; group widths: (0.5, 32]
+    assert np.mean(w == 8) == pytest.approx(np.log(2) / np.log(256), abs=0.006)
+    assert np.mean(w <= 64) == pytest.approx(0.5, abs=0.006)
+    assert np.mean(g == 1) == pytest.approx(np.log(2) / np.log(64), abs=0.006)
     assert np.mean(b == 2) == pytest.approx(1 / 3, abs=0.006)
+
+
+def _pycls_log_uniform(state: np.random.RandomState, lo: int, hi: int, q: int) -> int:
+    """One draw of pycls/sweep/random.py's rule: f in (lo - min(q, lo/2), hi] log-uniformly, ceil to q."""
+    f = math.exp(-state.uniform(-math.log(hi), -math.log(lo - min(q, lo / 2))))
+    return math.ceil(f / q) * q
+
+
+# (column of draw_archs' output, lo, hi, q)
+RANGES = {"depths": (0, 1, 16, 1), "widths": (1, 8, 1024, 8), "group_widths": (3, 1, 32, 1)}
+
+
+@pytest.mark.parametrize("name", list(RANGES))
+def test_each_coordinate_has_pycls_frequencies(name):
+    column, lo, hi, q = RANGES[name]
+    state = np.random.RandomState(2024)
+    reference = np.array([_pycls_log_uniform(state, lo, hi, q) for _ in range(40_000)])
+    ours = draw_archs(np.random.default_rng(2024).random((10_000, 16)))[column].ravel()  # 4 stages each
+    values = np.arange(lo, hi + 1, q)
+    freq_ref = (reference[:, None] == values).mean(axis=0)
+    freq_ours = (ours[:, None] == values).mean(axis=0)
+    assert np.isin(reference, values).all() and np.isin(ours, values).all()  # only values of the range
+    # 40,000 draws each: a frequency's standard error is at most sqrt(2 · 0.25 / 40,000) = 0.0035; the old
+    # round-down rule is off by 0.04 (w = 16) to 0.056 (d = 2) at its worst value
+    assert np.abs(freq_ours - freq_ref).max() < 0.012
+    counts = np.stack([freq_ref, freq_ours]) * 40_000
+    assert scipy.stats.chi2_contingency(counts[:, counts.sum(axis=0) > 0]).pvalue > 1e-3
+
+
+def test_same_uniforms_give_pycls_values_draw_for_draw():
+    # numpy's uniform(a, b) is a + (b - a)·u on the generator's next double: feed both the same doubles
+    n = 5000
+    u = np.random.RandomState(7).random_sample((n, 16))
+    d, w, _, g = draw_archs(u)
+    state = np.random.RandomState(7)
+    for i in range(n):
+        for j in range(16):
+            stage, row = j % 4, j // 4
+            if row == 2:  # bottleneck ratio: drawn by another rule
+                state.random_sample()
+                continue
+            lo, hi, q = RANGES[("depths", "widths", None, "group_widths")[row]][1:]
+            value = _pycls_log_uniform(state, lo, hi, q)
+            assert (d, w, None, g)[row][i, stage] == value, (i, j)
 
 
 def test_flops_bounds_are_the_corners():

@@ -29,8 +29,9 @@ from anynet import Arch, adjust_compatibility, complexity, sample_archs
 
 
 def _log_uniform_int(rnd: random.Random, lo: int, hi: int, q: int) -> int:
-    x = math.exp(rnd.uniform(math.log(lo), math.log(hi + q)))
-    return min(max(int(x // q) * q, lo), hi)
+    """pycls's log_uniform: x in (lo - min(q, lo/2), hi] log-uniformly, rounded up to a multiple of q."""
+    x = math.exp(-rnd.uniform(-math.log(hi), -math.log(lo - min(q, lo / 2))))
+    return min(max(math.ceil(x / q) * q, lo), hi)
 
 
 def naive_sample(n: int, seed: int, lo: float = 360e6, hi: float = 400e6) -> tuple[list[Arch], int]:
