@@ -13,22 +13,42 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.edf import GOOD_RANGE_RESAMPLES
 from analysis.errors import AnalysisError
 
 DEFAULT_REFERENCE = Path("results/reference/t22.csv")
+
+
+def version_line() -> str:
+    """'archcorr <version>' of the installed package; says so when it is not installed (a bare checkout)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"archcorr {version('archcorr')}"
+    except PackageNotFoundError:
+        return "archcorr (version unknown: not installed; pip install -e . sets it)"
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="analysis", description="Analyse an architecture-correlation study."
     )
+    parser.add_argument("--version", action="version", version=version_line())
     verbs = parser.add_subparsers(dest="verb", required=True)
     report = verbs.add_parser("report", help="tables/, figures/ and report.html of a results folder")
+    report.add_argument("--version", action="version", version=version_line())
     report.add_argument("results_dir", type=Path, help="folder with architectures.parquet and runs.parquet")
     report.add_argument("--out", type=Path, default=None, help="output folder (default: the results folder)")
     report.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for ρ CIs (0: none)")
+    report.add_argument(
+        "--good-range-resamples",
+        type=int,
+        default=GOOD_RANGE_RESAMPLES,
+        help=f"R20 good-range repetitions (default {GOOD_RANGE_RESAMPLES:,}, as R20)",
+    )
     report.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
     comp = verbs.add_parser("compare", help="a study's correlations beside the published ones (T22)")
+    comp.add_argument("--version", action="version", version=version_line())
     comp.add_argument("results_dir", type=Path, help="results folder (its tables/ are used when present)")
     comp.add_argument(
         "--reference", type=Path, default=DEFAULT_REFERENCE, help="published table (.csv/.parquet)"
@@ -46,10 +66,19 @@ def _report(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
     start = time.perf_counter()
     command = "analysis " + " ".join(argv)
-    report = build_report(args.results_dir, args.out, n_boot=args.bootstrap, seed=args.seed, command=command)
+    report = build_report(
+        args.results_dir,
+        args.out,
+        n_boot=args.bootstrap,
+        good_range_resamples=args.good_range_resamples,
+        seed=args.seed,
+        command=command,
+    )
     stages = ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items())
     for note in report.analysis.notes:
         print(f"note: {note}", file=sys.stderr)
+    for warning in report.analysis.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(
         f"wrote {len(report.tables)} tables, {len(report.figures)} figure files and {report.html} "
         f"in {time.perf_counter() - start:.1f}s ({stages})"
@@ -84,16 +113,22 @@ def _compare(args: argparse.Namespace) -> int:
         print(table.drop(columns=["published_n"]).to_string(index=False))
     found = table["study_n"] > 0
     inside = table.loc[found, "published_in_ci"].dropna()
+    scratch = table["setting"] == "scratch"
     print(
-        f"{int(found.sum())} of {len(table)} published correlations have a counterpart in the study; "
-        f"{int(inside.sum())} of {len(inside)} with a CI contain the published value"
+        f"{int(found.sum())} of {int(scratch.sum())} published from-scratch correlations have a counterpart "
+        f"in the study; {int(inside.sum())} of {len(inside)} with a CI contain the published value"
+        + (
+            f"; {int((~scratch).sum())} rows of other settings are listed for reference"
+            if (~scratch).any()
+            else ""
+        )
     )
     out = args.out or tables_dir / "comparison.parquet"
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".csv":
         table.to_csv(out, index=False)
     else:
-        write_table(table, out)
+        write_table(table, out, "comparison")
     print(f"wrote {out}")
     return 0
 

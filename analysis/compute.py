@@ -1,7 +1,8 @@
 """Every analysis of a study from its two tables, as one pure function: `analyse(runs, archs, study)`.
 
 Returns an `Analysis` holding the error matrix, the task roles, the long-format tables the report writes to
-`tables/*.parquet`, notes on what was skipped and why, and the seconds each stage took.
+`tables/*.parquet` (each conformed to its schema in `analysis.tables.SCHEMAS`), notes on what was skipped and
+why, warnings the reader must see (small n, wide CIs, barely trained tasks), and the seconds each stage took.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from analysis import agreement, correlation, drivers, edf, structure, tables, ta
 from analysis.errors import AnalysisError
 from analysis.roles import Roles, infer_roles
 
+GOOD_RANGE_PARAMS = ("cum_depth", "cum_width", "flops")  # beside the error itself
+
 
 @dataclass
 class Analysis:
@@ -27,8 +30,10 @@ class Analysis:
     labels: dict[str, str]
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     n_boot: int = 0
+    good_range_resamples: int = 0
     seed: int = 0
     runs_total: int = 0
     runs_ok: int = 0
@@ -42,16 +47,25 @@ def _labels(ok_runs: pd.DataFrame) -> dict[str, str]:
     return {t: f"{t} {names.get(m, m)} error (%)" for t, m in metric.items()}
 
 
+def _space_size(study: Mapping | None) -> tuple[int, int]:
+    """(px, classes) at which architectures.parquet counts flops/params: the study's `space`, else pycls'."""
+    space = (study or {}).get("space") or {}
+    default = structure.SPACE_SIZE
+    return int(space.get("im_size") or default[0]), int(space.get("num_classes") or default[1])
+
+
 def analyse(
     runs: pd.DataFrame,
     archs: pd.DataFrame,
     study: Mapping | None = None,
     *,
     n_boot: int = 1000,
+    good_range_resamples: int = edf.GOOD_RANGE_RESAMPLES,
     seed: int = 0,
     top: int = 15,
 ) -> Analysis:
-    """Validate the tables; compute EDFs, correlations, drivers, structure, agreement, target summaries."""
+    """Validate the tables; compute EDFs, correlations, drivers, structure, agreement, target summaries.
+    `n_boot`: bootstrap resamples of every ρ CI; `good_range_resamples`: R20's good-range repetitions."""
     clock = time.perf_counter()
     timings: dict[str, float] = {}
 
@@ -99,16 +113,21 @@ def analyse(
     out["drivers"] = drivers.driver_table(matrix, archs, n_boot=n_boot, seed=seed)
     lap("drivers")
     out["structure"] = structure.structure_table(matrix, archs, top=top)
-    out["best"] = structure.best_architectures(matrix, archs)
-    out["good_ranges"] = edf.good_range_table(
-        matrix, archs, ["cum_depth", "cum_width", "flops"], n_boot=max(n_boot, 100), seed=seed
-    )
+    out["best"] = structure.best_architectures(matrix, archs, ok, _space_size(study))
     lap("structure")
+    out["good_ranges"] = edf.good_range_table(
+        matrix, archs, list(GOOD_RANGE_PARAMS), n_resamples=good_range_resamples, seed=seed
+    )
+    lap("good ranges")
     out["topk"] = agreement.topk_table(matrix)
     out["regret"] = agreement.regret_table(matrix)
     lap("agreement")
     sizes = matrix.notna().sum().to_dict()
-    out["targets"] = targets.target_table(roles, out["correlations"], out["regret"], out["topk"], sizes)
+    health = tables.training_health(ok[ok["task"].isin(matrix.columns)])
+    out["targets"] = targets.target_table(
+        roles, out["correlations"], out["regret"], out["topk"], sizes, out["best"], health
+    )
+    out["target_proxies"] = targets.target_proxy_table(roles, out["correlations"])
     out["tasks"] = pd.DataFrame(
         {
             "task": list(matrix.columns),
@@ -118,9 +137,10 @@ def analyse(
             "architectures": [int(matrix[t].notna().sum()) for t in matrix.columns],
             "seeds_max": [int(seeds.get(t, 0)) for t in matrix.columns],
             "best_error": [float(matrix[t].min()) for t in matrix.columns],
-            "median_error": [float(matrix[t].median()) for t in matrix.columns],
         }
-    )
+    ).join(health, on="task")
+    warnings = targets.report_warnings(out["targets"], health, int(matrix.notna().sum().max()))
+    out = {name: tables.conform(df, name) for name, df in out.items()}
     lap("targets")
     return Analysis(
         matrix=matrix,
@@ -129,8 +149,10 @@ def analyse(
         labels=_labels(ok),
         tables=out,
         notes=notes,
+        warnings=warnings,
         timings=timings,
         n_boot=n_boot,
+        good_range_resamples=good_range_resamples,
         seed=seed,
         runs_total=len(runs),
         runs_ok=len(ok),

@@ -1,4 +1,4 @@
-"""What drives error: Spearman ρ of each task's error with architecture properties (T22 Table 4, Fig. 7).
+"""What drives error: Spearman ρ of each task's error with architecture properties (T22 Fig. 7).
 
 Drivers are named by their column in architectures.parquet: `cum_depth` (Σd_i), `cum_width` (Σw_i), the
 per-stage parameters `d1..d4, w1..w4, b1..b4, g1..g4`, and `flops`, `params`, `acts`. Each ρ gets a

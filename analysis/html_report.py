@@ -7,6 +7,9 @@ import pandas as pd
 from analysis.compute import Analysis
 from analysis.correlation import correlation_matrix
 from analysis.htmlbook import HtmlBook
+from analysis.structure import stages_text
+from analysis.tables import UNDERTRAINED_FRACTION
+from analysis.targets import METHOD_RULES
 
 SECTIONS = {
     "targets": "Targets",
@@ -19,27 +22,43 @@ SECTIONS = {
     "method": "Method",
 }
 
-METHOD = [
-    "Only runs with status ok count; an architecture trained with several seeds on a task enters with the "
-    "mean error of its ok seeds. Every statistic uses the architectures present on both tasks (its n).",
-    "Spearman ρ uses average ranks for ties (scipy.stats.spearmanr); its 95% CI is the percentile interval "
-    "of ρ over bootstrap resamples of architectures (with replacement). Pearson r and Kendall τ-b are "
-    "reported beside it.",
-    "Error EDF (R20 eq. 1): F(e) = (1/n)·Σ 1[e_i < e]. Good range (R20): resample 25% of the models with "
-    "replacement, keep the best, repeat; 2.5/97.5 percentiles of its value.",
-    "Drivers: Spearman ρ of error with cum_depth (Σd), cum_width (Σw), each stage's d, w, b, g, and "
-    "flops, params, acts. Structure: per stage, the best architecture's (b, d, g, w) and mean ± sd of "
-    "the top 15.",
-    "Top-k overlap: share of the k best architectures two tasks have in common (chance: k/n). Regret: "
-    "target error of the source task's best architecture minus the target's best error (percentage points).",
-]
+
+def method(analysis: Analysis) -> list[str]:
+    """The Method section: how every number was computed and how the readings word them."""
+    return [
+        "Only runs with status ok count; an architecture trained with several seeds on a task enters with "
+        "the mean error of its ok seeds. Every statistic uses the architectures present on both tasks "
+        "(its n).",
+        "Spearman ρ uses average ranks for ties (scipy.stats.spearmanr); its 95% CI is the percentile "
+        f"interval of ρ over {analysis.n_boot} bootstrap resamples of architectures (with replacement). "
+        "Pearson r and Kendall τ-b are reported beside it.",
+        METHOD_RULES,
+        "Barely trained: a task whose median final training loss (mean loss of the last epoch) is at least "
+        f"{UNDERTRAINED_FRACTION} × ln k, or whose median error is at least {UNDERTRAINED_FRACTION} × the "
+        "chance error (100·(1 − 1/k) % for top-1, 100·(1 − 5/k) % for top-5), k classes. Runs tables without "
+        "final_loss are judged by the error alone. Such a task's ranking mostly reflects convergence speed.",
+        "Error EDF (R20 eq. 1): F(e) = (1/n)·Σ 1[e_i < e]. Good range (R20): resample 25% of the models with "
+        f"replacement, keep the best, repeat {analysis.good_range_resamples} times; 2.5/97.5 percentiles of "
+        "its value.",
+        "Drivers: Spearman ρ of error with cum_depth (Σd), cum_width (Σw), each stage's d, w, b, g, and "
+        "flops, params, acts. Structure: per stage, the best architecture's (1/b, d, g, w) and mean ± sd of "
+        "the top 15; the bottleneck is shown as 1/b, as in T22 Fig. 13.",
+        "flops and params: as architectures.parquet counts them (the design space's image size and class "
+        "count, 224 px and 1000 classes unless the study says otherwise), and as trained (the task's crop "
+        "size and class count, from runs.parquet).",
+        "Top-k overlap: share of the k best architectures two tasks have in common (chance: k/n). Regret: "
+        "target error of the source task's best architecture minus the target's best error (percentage "
+        "points).",
+    ]
 
 
 def _structure_grid(structure: pd.DataFrame) -> pd.DataFrame:
+    """T22 Fig. 13's view: per task and stage, 1/b, d, g, w as best (mean ± sd of the top k)."""
+    structure = structure[structure["param"] != "b"].replace({"param": {"inv_b": "1/b (bottleneck)"}})
     cells = structure.assign(
         cell=[
-            f"{b:g} ({m:.1f} ± {s:.1f})"
-            for b, m, s in structure[["best", "mean", "sd"]].itertuples(index=False)
+            f"{b:.3g} ({m:.2f} ± {s:.2f})" if p.startswith("1/b") else f"{b:g} ({m:.1f} ± {s:.1f})"
+            for p, b, m, s in structure[["param", "best", "mean", "sd"]].itertuples(index=False)
         ]
     )
     grid = cells.pivot_table(
@@ -56,22 +75,63 @@ def _with_ci(row: pd.Series, prefix: str) -> str:
     return f"{rho:.2f}" + ("" if pd.isna(low) else f" [{low:.2f}, {high:.2f}]")
 
 
+def _flags(row: pd.Series) -> str:
+    tasks = [row["target"], row["reference"], row["matched_proxy"]]
+    flags = [row["target_undertrained"], row["reference_undertrained"], row["matched_undertrained"]]
+    hit = dict.fromkeys(t for t, f in zip(tasks, flags, strict=True) if t is not None and pd.notna(f) and f)
+    return ", ".join(hit) or "–"
+
+
 def _targets_display(targets: pd.DataFrame) -> pd.DataFrame:
-    """The per-target summary in a form that fits a page: ρ with its CI in one cell."""
+    """The per-target summary in a form that fits a page: ρ with its CI and verdict in one cell."""
+
+    def rho(prefix: str) -> list[str]:
+        return [f"{_with_ci(r, prefix)} {r[f'{prefix}_verdict']}" for _, r in targets.iterrows()]
+
     return pd.DataFrame(
         {
             "target": targets["target"],
             "classes": targets["classes"],
             "n": targets["reference_n"],
-            "ρ vs reference [95% CI]": [_with_ci(r, "reference") for _, r in targets.iterrows()],
-            "r vs reference": targets["reference_pearson"],
+            "ρ vs reference [95% CI], verdict": rho("reference"),
             "matched proxy": targets["matched_proxy"],
-            "ρ vs matched [95% CI]": [_with_ci(r, "matched") for _, r in targets.iterrows()],
+            "ρ vs matched [95% CI], verdict": rho("matched"),
             "best proxy": targets["best_proxy"],
-            "ρ best proxy": targets["best_proxy_spearman"],
-            "regret ref. (pp)": targets["regret_reference"],
-            "regret matched (pp)": targets["regret_matched"],
-            "top-10 overlap ref.": targets["top10_overlap_reference"],
+            "ρ best proxy [95% CI]": [_with_ci(r, "best_proxy") for _, r in targets.iterrows()],
+            "best arch": targets["best_arch_id"],
+            "its error (%)": targets["best_error"],
+            "ref.'s best: error (%)": targets["reference_choice_error"],
+            "matched's best: error (%)": targets["matched_choice_error"],
+            "barely trained": [_flags(r) for _, r in targets.iterrows()],
+        }
+    )
+
+
+def _best_display(best: pd.DataFrame) -> pd.DataFrame:
+    """Each task's best architecture with flops/params where architectures.parquet counts them and as
+    trained (the task's crop size and classes), in millions."""
+    space = [
+        f"{r:.0f} px, {k:.0f} classes" for r, k in best[["space_resolution", "space_classes"]].to_numpy()
+    ]
+    trained = [
+        "–" if pd.isna(r) else f"{r:.0f} px, {k:.0f} classes"
+        for r, k in best[["trained_resolution", "trained_classes"]].to_numpy()
+    ]
+    return pd.DataFrame(
+        {
+            "task": best["task"],
+            "arch": best["arch_id"],
+            "error (%)": best["error"],
+            "d": best["depths"].map(stages_text),
+            "w": best["widths"].map(stages_text),
+            "1/b": best["bottleneck_ratios"].map(lambda b: stages_text([round(1 / v, 3) for v in b])),
+            "g": best["group_widths"].map(stages_text),
+            "MF (space)": best["flops"] / 1e6,
+            "M params (space)": best["params"] / 1e6,
+            "space size": space,
+            "MF (trained)": best["trained_flops"] / 1e6,
+            "M params (trained)": best["trained_params"] / 1e6,
+            "trained size": trained,
         }
     )
 
@@ -102,6 +162,9 @@ def render_report(
         "meta",
     )
     book.raw("<nav>" + "".join(f'<a href="#{k}">{v}</a>' for k, v in SECTIONS.items()) + "</nav>")
+    if analysis.warnings:
+        book.heading("Warnings", 3, anchor="warnings")
+        book.items(analysis.warnings, "warnings")
     if analysis.notes:
         book.heading("Notes", 3)
         book.items(analysis.notes)
@@ -116,15 +179,17 @@ def render_report(
         for reading in t["targets"]["reading"]:
             book.paragraph(reading, "reading")
         book.table(_targets_display(t["targets"]))
-        sources = [s for s in (roles.reference, *roles.proxies) if s is not None]
-        if sources:
+        pairs = t["target_proxies"]
+        if len(pairs):
             book.paragraph(
                 "Spearman ρ of each target with the reference and every proxy (T22 Table 3, extended):"
             )
-            rho_all = correlation_matrix(t["correlations"])
-            grid = rho_all.loc[list(roles.targets), sources].rename_axis(index="target").reset_index()
+            grid = pairs.pivot(index="target", columns="source", values="spearman")
+            grid = grid.reindex(index=list(roles.targets), columns=list(dict.fromkeys(pairs["source"])))
+            grid = grid.rename_axis(columns=None).reset_index()
             grid.insert(1, "matched proxy", [roles.matched.get(x) for x in roles.targets])
             book.table(grid, digits=2)
+            book.table(pairs, digits=3, collapsed="Every target × source: ρ with 95% CI, n, verdict")
     else:
         book.paragraph("No target task: every task is the reference or a proxy.")
     book.table(t["tasks"], digits=2, collapsed="Tasks: role, classes, architectures, best and median error")
@@ -151,8 +216,15 @@ def render_report(
     book.table(t["drivers"], digits=3, collapsed="Every driver: ρ with 95% CI, p, n")
 
     book.heading(SECTIONS["structure"], anchor="structure")
-    book.table(t["best"], digits=2)
-    book.paragraph("Per stage: the best architecture's value (mean ± sd of the top 15).")
+    book.paragraph(
+        "The best architecture per task. MF / M params (space): as architectures.parquet counts them, at the "
+        "design space's size; (trained): at the task's crop size and class count, from runs.parquet."
+    )
+    book.table(_best_display(t["best"]), digits=1)
+    book.paragraph(
+        "Per stage: the best architecture's value (mean ± sd of the top 15); the bottleneck as 1/b, "
+        "as T22 Fig. 13 draws it."
+    )
     book.table(_structure_grid(t["structure"]), collapsed="Top-15 structure per task and stage")
 
     book.heading(SECTIONS["agreement"], anchor="agreement")
@@ -167,5 +239,5 @@ def render_report(
     book.table(t["regret"], digits=2, collapsed="Regret, every ordered pair")
 
     book.heading(SECTIONS["method"], anchor="method")
-    book.items(METHOD, "method")
+    book.items(method(analysis), "method")
     return book.render()

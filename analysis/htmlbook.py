@@ -24,6 +24,8 @@ figure { margin: 0.8em 0 1.5em; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { color: #555; font-size: 0.88em; }
 ul.notes li { color: #8a5a00; }
+ul.warnings { background: #fff4e5; border-left: 4px solid #d95f02; padding: 0.5em 0.8em 0.5em 2em; }
+ul.warnings li { color: #7a2e00; }
 details summary { cursor: pointer; color: #3b6ea8; margin: 0.4em 0; }
 nav a { margin-right: 0.8em; }
 div.scroll { overflow-x: auto; }

@@ -173,7 +173,10 @@ def apr_figure(
             )
             ax.set(xlabel=_label(labels, source), ylabel=_label(labels, target))
             ax.set_title(f"{target} vs {source}\n{stats}", fontsize="small")
-            ax.legend(title=None, fontsize="x-small", loc="best")
+            # outside the axes, so it never hides a point (tests/analysis/test_plots.py checks this)
+            ax.legend(
+                title=None, fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0
+            )
     return fig
 
 

@@ -1,8 +1,9 @@
 """Published correlations (results/reference/t22.csv) set beside a study's: `analysis compare`.
 
-The reference table is long: one row per printed ρ with its source (Table 3, Fig. 14, Table 4, Fig. 12),
-setting (scratch / pretrained), kind (pair / driver), task names and n. Task names are matched ignoring case,
-`-`, `_` and spaces; pairs in either order.
+The reference table is long: one row per printed ρ with its source (the figure or table that prints it:
+Table 3, Fig. 6, Fig. 7, Fig. 12, Fig. 14), setting (scratch / pretrained), kind (pair / driver), task names
+and n. Task names are matched ignoring case, `-`, `_` and spaces; pairs in either order. Every reference row
+is listed; only rows of the study's setting (a pipeline study trains from scratch) can have a counterpart.
 """
 
 from __future__ import annotations
@@ -35,9 +36,11 @@ def validate_reference(reference: pd.DataFrame) -> pd.DataFrame:
 def compare(
     reference: pd.DataFrame, correlations: pd.DataFrame, drivers: pd.DataFrame, setting: str = "scratch"
 ) -> pd.DataFrame:
-    """One row per published ρ of `setting`: the study's ρ with CI and n where the study has the pair."""
+    """One row per published ρ, in the reference's order: the study's ρ with CI and n where the study has
+    the pair or driver and the row's setting is the study's `setting`; NaN and n = 0 otherwise."""
     reference = validate_reference(reference)
-    reference = reference[reference["setting"] == setting]
+    if reference.empty:
+        raise AnalysisError("the reference table has no rows")
     pairs = {}
     for row in correlations.itertuples(index=False):
         key = frozenset((normalise(row.task_a), normalise(row.task_b)))
@@ -47,6 +50,7 @@ def compare(
     for ref in reference.itertuples(index=False):
         out = {
             "source": ref.source,
+            "setting": ref.setting,
             "kind": ref.kind,
             "task_a": ref.task_a,
             "task_b": ref.task_b or ref.driver,
@@ -57,28 +61,21 @@ def compare(
             "study_ci_high": math.nan,
             "study_n": 0,
         }
-        if ref.kind == "pair":
-            hit = pairs.get(frozenset((normalise(ref.task_a), normalise(ref.task_b))))
-            if hit is not None:
-                out.update(
-                    study=hit.spearman,
-                    study_ci_low=hit.spearman_ci_low,
-                    study_ci_high=hit.spearman_ci_high,
-                    study_n=int(hit.n),
-                )
-        else:
-            hit = driven.get((normalise(ref.task_a), ref.driver))
-            if hit is not None:
-                out.update(
-                    study=hit.spearman,
-                    study_ci_low=getattr(hit, "spearman_ci_low", math.nan),
-                    study_ci_high=getattr(hit, "spearman_ci_high", math.nan),
-                    study_n=int(hit.n),
-                )
+        hit = None
+        if ref.setting == setting:  # fine-tuned rows (Fig. 12) have no counterpart in a from-scratch study
+            if ref.kind == "pair":
+                hit = pairs.get(frozenset((normalise(ref.task_a), normalise(ref.task_b))))
+            else:
+                hit = driven.get((normalise(ref.task_a), ref.driver))
+        if hit is not None:
+            out.update(
+                study=hit.spearman,
+                study_ci_low=getattr(hit, "spearman_ci_low", math.nan),
+                study_ci_high=getattr(hit, "spearman_ci_high", math.nan),
+                study_n=int(hit.n),
+            )
         rows.append(out)
     table = pd.DataFrame(rows)
-    if table.empty:
-        raise AnalysisError(f"the reference table has no rows with setting {setting!r}")
     table["difference"] = table["study"] - table["published"]
     low, high = table["study_ci_low"], table["study_ci_high"]
     inside = ((table["published"] >= low) & (table["published"] <= high)).astype("boolean")

@@ -19,8 +19,10 @@ import yaml
 
 from analysis.compute import Analysis, analyse
 from analysis.correlation import correlation_matrix
+from analysis.edf import GOOD_RANGE_RESAMPLES
 from analysis.errors import AnalysisError
 from analysis.html_report import render_report
+from analysis.tables import SCHEMAS, to_arrow
 
 
 @dataclass
@@ -73,9 +75,17 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def write_table(df: pd.DataFrame, path: Path) -> None:
-    """Write one table as parquet, atomically."""
-    _atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
+def write_table(df: pd.DataFrame, path: Path, name: str | None = None) -> None:
+    """Write one table as parquet, atomically; with the arrow schema of `name` (analysis.tables.SCHEMAS,
+    default: the file's stem), so empty and all-NaN columns keep their types."""
+    import pyarrow.parquet as pq
+
+    name = name or path.stem
+    if name in SCHEMAS:
+        table = to_arrow(df, name)
+        _atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+    else:
+        _atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
 
 
 def save_figure(fig, stem: Path, dpi: int = 110, *, tight: bool = False) -> bytes:
@@ -151,18 +161,24 @@ def build_report(
     out_dir: Path | None = None,
     *,
     n_boot: int = 1000,
+    good_range_resamples: int = GOOD_RANGE_RESAMPLES,
     seed: int = 0,
     command: str = "",
 ) -> Report:
-    """Analyse a results folder; write tables/*.parquet, figures/*.{png,svg}, report.html into `out_dir`."""
+    """Analyse a results folder; write tables/*.parquet, figures/*.{png,svg}, report.html into `out_dir`.
+    `n_boot`: bootstrap resamples of each ρ CI; `good_range_resamples`: R20's good-range repetitions."""
     results_dir = Path(results_dir)
     out_dir = Path(out_dir) if out_dir is not None else results_dir
     if n_boot < 0:
         raise AnalysisError(f"--bootstrap must be 0 or more, got {n_boot}")
+    if good_range_resamples < 1:
+        raise AnalysisError(f"--good-range-resamples must be 1 or more, got {good_range_resamples}")
     start = time.perf_counter()
     runs, archs, study = load_results(results_dir)
     read_s = time.perf_counter() - start
-    analysis = analyse(runs, archs, study, n_boot=n_boot, seed=seed)
+    analysis = analyse(
+        runs, archs, study, n_boot=n_boot, good_range_resamples=good_range_resamples, seed=seed
+    )
     report = Report(out_dir=out_dir, analysis=analysis, timings={"read": read_s, **analysis.timings})
 
     clock = time.perf_counter()

@@ -8,10 +8,12 @@ task, NaN where a task has no ok run of the architecture.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from analysis.errors import AnalysisError
 
@@ -20,6 +22,9 @@ ARCH_COLUMNS = ("arch_id", "flops", "params", "acts", "cum_depth", "cum_width")
 LIST_COLUMNS = {"d": "depths", "w": "widths", "b": "bottleneck_ratios", "g": "group_widths"}
 STAGE_COLUMNS = tuple(f"{p}{i}" for p in "dwbg" for i in range(1, 5))
 MIN_ARCHS = 3  # fewest architectures a correlation is computed on
+# A task is "barely trained" when its median final training loss or its median error is at least this
+# fraction of chance (ln k, and 100·(1 − top/k) %): its ranking then mostly reflects convergence speed.
+UNDERTRAINED_FRACTION = 0.9
 
 
 def require_columns(df: pd.DataFrame, columns: Iterable[str], what: str) -> None:
@@ -105,3 +110,119 @@ def usable_tasks(matrix: pd.DataFrame, min_archs: int = MIN_ARCHS) -> tuple[pd.D
     ]
     kept = matrix.loc[:, counts >= min_archs]
     return kept, notes
+
+
+def chance_error(classes: float | None, metric: str | None) -> float:
+    """Error (%) of guessing uniformly among `classes`: 100·(1 − 1/k) for top-1, 100·(1 − 5/k) for top-5;
+    NaN when unknown or when the metric cannot fail (top-5 of 5 classes or fewer)."""
+    top = {"top1": 1, "top5": 5}.get(str(metric))
+    if top is None or classes is None or not np.isfinite(classes) or classes <= top:
+        return math.nan
+    return 100.0 * (1 - top / classes)
+
+
+def training_health(ok_runs: pd.DataFrame) -> pd.DataFrame:
+    """Per task: median final training loss of the ok runs and median error (of the architectures' mean
+    errors, as in the error matrix) beside chance (ln k and chance error),
+    and whether either is within UNDERTRAINED_FRACTION of chance. Runs tables without `final_loss`
+    (older studies) or without `num_classes` leave that criterion NA; `undertrained` is NA when neither
+    criterion can be judged."""
+    rows = []
+    for task, runs in ok_runs.groupby("task", sort=False):
+        classes = runs["num_classes"].dropna() if "num_classes" in runs.columns else pd.Series([])
+        k = float(classes.iloc[0]) if len(classes) else math.nan
+        metric = str(runs["metric"].iloc[0]) if "metric" in runs.columns else None
+        loss = pd.to_numeric(runs["final_loss"], errors="coerce") if "final_loss" in runs.columns else None
+        median_loss = float(loss[np.isfinite(loss)].median()) if loss is not None else math.nan
+        chance_loss = math.log(k) if k > 1 else math.nan
+        median_error = float(runs.groupby("arch_id")["error"].mean().median())  # as the error matrix's
+        chance = chance_error(k, metric)
+        by_loss = (
+            pd.NA
+            if math.isnan(median_loss) or math.isnan(chance_loss)
+            else bool(median_loss >= UNDERTRAINED_FRACTION * chance_loss)
+        )
+        by_error = pd.NA if math.isnan(chance) else bool(median_error >= UNDERTRAINED_FRACTION * chance)
+        judged = [v for v in (by_loss, by_error) if v is not pd.NA]
+        rows.append(
+            {
+                "task": str(task),
+                "metric": metric,
+                "median_final_loss": median_loss,
+                "chance_loss": chance_loss,
+                "median_error": median_error,
+                "chance_error": chance,
+                "undertrained_by_loss": by_loss,
+                "undertrained_by_error": by_error,
+                "undertrained": any(judged) if judged else pd.NA,
+            }
+        )
+    out = pd.DataFrame(rows)
+    for col in ("undertrained_by_loss", "undertrained_by_error", "undertrained"):
+        out[col] = out[col].astype("boolean")
+    return out.set_index("task")
+
+
+# ---- output schemas: every table the report writes, with its arrow types (also when empty or all-NaN) ----
+_S, _I, _F, _B, _L = pa.string(), pa.int64(), pa.float64(), pa.bool_(), pa.list_(pa.int64())
+_RHO = {"spearman": _F, "spearman_ci_low": _F, "spearman_ci_high": _F}
+_ARCH = {"depths": _L, "widths": _L, "bottleneck_ratios": _L, "group_widths": _L}
+
+
+def _pair(prefix: str) -> dict[str, pa.DataType]:
+    return {f"{prefix}_{k}": t for k, t in {**_RHO, "pearson": _F, "n": _I, "verdict": _S}.items()}
+
+
+SCHEMAS: dict[str, pa.Schema] = {
+    name: pa.schema(list(cols.items()))
+    for name, cols in {
+        "edf": {"task": _S, "error": _F, "edf": _F, "edf_right": _F, "n": _I},
+        "correlations": {"task_a": _S, "task_b": _S, **_RHO, "spearman_p": _F, "pearson": _F, "kendall": _F,
+                         "n": _I},
+        "drivers": {"task": _S, "driver": _S, **_RHO, "spearman_p": _F, "n": _I},
+        "structure": {"task": _S, "stage": _I, "param": _S, "best": _F, "mean": _F, "sd": _F, "k": _I,
+                      "best_arch_id": _I},
+        "best": {"task": _S, "arch_id": _I, "error": _F, **_ARCH, "flops": _I, "params": _I,
+                 "space_resolution": _I, "space_classes": _I, "trained_flops": _I, "trained_params": _I,
+                 "trained_resolution": _I, "trained_classes": _I, "n": _I},
+        "good_ranges": {"task": _S, "param": _S, "low": _F, "high": _F, "n": _I, "resamples": _I},
+        "topk": {"task_a": _S, "task_b": _S, "k": _I, "overlap": _I, "fraction": _F, "chance": _F, "n": _I},
+        "regret": {"source": _S, "target": _S, "chosen_arch_id": _I, "chosen_error": _F, "best_arch_id": _I,
+                   "best_error": _F, "regret": _F, "chosen_rank": _I, "regret_top10": _F, "n": _I},
+        "targets": {"target": _S, "classes": _I, "reference": _S, "architectures": _I, **_pair("reference"),
+                    "matched_proxy": _S, **_pair("matched"), "best_proxy": _S, **_pair("best_proxy"),
+                    "best_arch_id": _I, "best_error": _F, **{f"best_{k}": t for k, t in _ARCH.items()},
+                    "reference_choice_arch_id": _I, "reference_choice_error": _F,
+                    "matched_choice_arch_id": _I, "matched_choice_error": _F,
+                    "regret_reference": _F, "regret_matched": _F,
+                    "top10_overlap_reference": _F, "top10_overlap_matched": _F,
+                    "target_undertrained": _B, "reference_undertrained": _B, "matched_undertrained": _B,
+                    "reading": _S},
+        "target_proxies": {"target": _S, "source": _S, "role": _S, "matched": _B, **_RHO, "n": _I,
+                           "verdict": _S},
+        "comparison": {"source": _S, "setting": _S, "kind": _S, "task_a": _S, "task_b": _S, "published": _F,
+                       "published_n": _I, "study": _F, "study_ci_low": _F, "study_ci_high": _F, "study_n": _I,
+                       "difference": _F, "published_in_ci": _B},
+        "tasks": {"task": _S, "role": _S, "classes": _I, "matched_proxy": _S, "architectures": _I,
+                  "seeds_max": _I, "best_error": _F, "median_error": _F, "metric": _S,
+                  "median_final_loss": _F, "chance_loss": _F, "chance_error": _F,
+                  "undertrained_by_loss": _B, "undertrained_by_error": _B, "undertrained": _B},
+    }.items()
+}  # fmt: skip
+
+
+def to_arrow(df: pd.DataFrame, name: str) -> pa.Table:
+    """`df` as an arrow table of the declared schema of table `name` (column order included): ints with
+    missing values stay int64 (null), empty and all-NaN columns keep their type."""
+    schema = SCHEMAS[name]
+    # an internal contract between the analyses and their schema, not a user error
+    assert set(df.columns) == set(schema.names), (
+        f"table {name!r}: columns {list(df.columns)} differ from its schema {schema.names}"
+    )
+    return pa.Table.from_pandas(df[schema.names], schema=schema, preserve_index=False)
+
+
+def conform(df: pd.DataFrame, name: str) -> pd.DataFrame:
+    """`df` with its schema's columns, order and types (via arrow: int64 with gaps reads as float64 NaN,
+    bool with gaps as pandas' nullable boolean); what the written parquet file reads back as."""
+    return to_arrow(df, name).to_pandas(types_mapper={_B: pd.BooleanDtype()}.get)

@@ -1,8 +1,19 @@
-"""Per-target summary: how well the reference and the proxies rank a target's architectures, and a reading.
+"""Per-target summary: how well the reference and the proxies rank a target's architectures, which
+architecture to pick, and a reading that says no more than the numbers do.
 
-One row per target task with ρ (and CI, Pearson r, n) against the reference and against its
-class-count-matched proxy, the proxy that agrees best, the regret of choosing by the reference or the
-matched proxy, and a one-paragraph reading generated from those numbers.
+One row per target task with ρ (CI, Pearson r, n, verdict) against the reference, against its
+class-count-matched proxy and against the proxy with the highest ρ; the target's best architecture and the
+target error of the reference's and the matched proxy's best; regret, top-10 overlap, whether the target or
+its sources barely trained, and a one-paragraph reading. `target_proxy_table` lists ρ of every target with
+the reference and every proxy (the long form of T22 Table 3).
+
+Wording rules (printed in the report's Method section, `METHOD_RULES`): a reading follows the 95 % CI, not
+the point estimate. A CI that includes 0 is "no evidence of agreement" (or, from MIN_READING_N architectures
+on, "no useful agreement" when it also stays within ±0.3). Any other claim needs MIN_READING_N architectures:
+below that, ρ and its CI are shown but not read. A CI below 0 is "inversely"; otherwise the lower bound
+decides: ≥ 0.85 "very well", ≥ 0.6 "well", ≥ 0.3 "at least moderately well", > 0 "better
+than chance, but perhaps only weakly". A CI wider than WIDE_CI, or n < MIN_READING_N, adds a pointer to the
+planner (`python -m pipeline plan-size`).
 """
 
 from __future__ import annotations
@@ -14,19 +25,109 @@ import pandas as pd
 
 from analysis.correlation import lookup
 from analysis.roles import Roles
+from analysis.structure import stages_text
+from analysis.tables import SCHEMAS, UNDERTRAINED_FRACTION
+
+MIN_READING_N = 10  # fewer architectures: ρ and its bootstrap CI are shown but not read
+WIDE_CI = 0.5  # a CI wider than this cannot tell weak from strong agreement: the reading says so
+NO_USE = 0.3  # a CI inside (−0.3, 0.3) that includes 0 rules out useful agreement
+PLAN_CI_WIDTH = 0.3  # the width suggested to the planner: narrow enough to tell the levels below apart
+LEVELS = ((0.85, "very_strong"), (0.6, "strong"), (0.3, "moderate"), (0.0, "weak"))  # lower CI bound ≥
+PREDICATES = {
+    "very_strong": "ranks architectures very well",
+    "strong": "ranks architectures well",
+    "moderate": "ranks architectures at least moderately well",
+    "weak": "agrees better than chance, but perhaps only weakly",
+}
+METHOD_RULES = (
+    "Readings follow the 95% CI of ρ, not its point estimate. A CI that includes 0 reads 'no evidence of "
+    f"agreement' ('no useful agreement' when it also lies within ±{NO_USE} and n ≥ {MIN_READING_N}). Any "
+    f"other reading needs at least {MIN_READING_N} architectures (below that a bootstrap CI means little, "
+    "e.g. [1.00, 1.00] at n = 4): ρ is shown but not read. A CI entirely below 0 reads 'inversely'; "
+    "otherwise its lower bound L decides: "
+    "L ≥ 0.85 'very well', L ≥ 0.6 'well', L ≥ 0.3 'at least moderately well', L > 0 'better than chance, "
+    f"but perhaps only weakly'. A CI wider than {WIDE_CI} or n < {MIN_READING_N} is flagged with the "
+    "planner command (python -m pipeline plan-size --rho R --ci-width W), which gives the architectures a "
+    "CI of width W needs. The `verdict` columns hold the level: not_computed, too_few, no_ci, inverse, "
+    "no_evidence, at_most_weak, weak, moderate, strong, very_strong."
+)
+
+
+# ---- verdicts and their words ----
+
+
+def verdict(rho: float, low: float, high: float, n: int) -> str:
+    """The level a (ρ, CI, n) supports (see module doc): a CI that includes 0 is read at any n (it claims
+    nothing); a claim of agreement needs n ≥ MIN_READING_N and a CI."""
+    if _nan(rho):
+        return "not_computed"
+    if _nan(low) or _nan(high):
+        return "too_few" if n < MIN_READING_N else "no_ci"
+    if low <= 0 <= high:
+        narrow = n >= MIN_READING_N and low > -NO_USE and high < NO_USE
+        return "at_most_weak" if narrow else "no_evidence"
+    if n < MIN_READING_N:
+        return "too_few"
+    if high < 0:
+        return "inverse"
+    return next(level for bound, level in LEVELS if low >= bound)
+
+
+def _nan(x: object) -> bool:
+    return x is None or x is pd.NA or (isinstance(x, float) and math.isnan(x))
+
+
+def _rho(rho: float, low: float, high: float) -> str:
+    ci = "" if _nan(low) or _nan(high) else f" [{low:.2f}, {high:.2f}]"
+    return f"ρ = {rho:.2f}{ci}"
+
+
+def _wide(low: float, high: float) -> bool:
+    return not (_nan(low) or _nan(high)) and high - low > WIDE_CI
+
+
+def planner_command(rho: float) -> str:
+    """The planner call that says how many architectures a CI of PLAN_CI_WIDTH needs at this ρ."""
+    r = 0.0 if _nan(rho) else min(abs(rho), 0.95)
+    return f"python -m pipeline plan-size --rho {r:.2f} --ci-width {PLAN_CI_WIDTH}"
+
+
+def describe(rho: float, low: float, high: float, n: int) -> str:
+    """What a source's ρ with a target supports, as a predicate ('ranks architectures well (ρ = …)')."""
+    level = verdict(rho, low, high, n)
+    if level == "not_computed":
+        return "gives no ρ (too few shared architectures, or a constant error)"
+    text = _rho(rho, low, high)
+    short = f"; too few architectures: n = {n}" if _wide(low, high) or n < MIN_READING_N else ""
+    if level == "too_few":
+        return f"gives {text}, which cannot be read from n = {n} architectures"
+    if level == "no_ci":
+        return f"gives {text} without a confidence interval (--bootstrap 0), so it is not read"
+    if level == "inverse":
+        return f"ranks architectures inversely ({text}: the interval lies below 0{short})"
+    if level == "no_evidence":
+        return f"shows no evidence of agreement ({text}: the interval includes 0{short})"
+    if level == "at_most_weak":
+        return f"shows no useful agreement ({text}: the interval includes 0 and lies within ±{NO_USE})"
+    return f"{PREDICATES[level]} ({text}{short})"
+
+
+# ---- tables ----
 
 
 def _pair(correlations: pd.DataFrame, a: str | None, b: str, prefix: str) -> dict:
     row = lookup(correlations, a, b) if a is not None else None
     keys = ("spearman", "spearman_ci_low", "spearman_ci_high", "pearson", "n")
-    if row is None:
-        return {f"{prefix}_{k}": (0 if k == "n" else math.nan) for k in keys}
-    return {f"{prefix}_{k}": row[k] for k in keys}
+    out = {f"{prefix}_{k}": (0 if k == "n" else math.nan) for k in keys}
+    if row is not None:
+        out.update({f"{prefix}_{k}": row[k] for k in keys})
+    out[f"{prefix}_verdict"] = verdict(*(out[f"{prefix}_{k}"] for k in (*keys[:3], "n")))
+    return out
 
 
-def _regret(regrets: pd.DataFrame, source: str | None, target: str) -> float:
+def _regret(regrets: pd.DataFrame, source: str | None, target: str) -> pd.Series | None:
     hit = regrets[(regrets["source"] == source) & (regrets["target"] == target)]
-    return float(hit["regret"].iloc[0]) if len(hit) else math.nan
+    return hit.iloc[0] if len(hit) else None
 
 
 def _overlap(topk: pd.DataFrame, a: str | None, b: str, k: int = 10) -> float:
@@ -37,79 +138,217 @@ def _overlap(topk: pd.DataFrame, a: str | None, b: str, k: int = 10) -> float:
     return float(hit["fraction"].iloc[0]) if len(hit) else math.nan
 
 
+def target_proxy_table(roles: Roles, correlations: pd.DataFrame) -> pd.DataFrame:
+    """One row per target × source (the reference, then every proxy): ρ with CI, n and its verdict."""
+    rows = []
+    for target in roles.targets:
+        sources = [(roles.reference, "reference")] if roles.reference is not None else []
+        for source, role in [*sources, *((p, "proxy") for p in roles.proxies)]:
+            pair = _pair(correlations, source, target, "p")
+            rows.append(
+                {
+                    "target": target,
+                    "source": source,
+                    "role": role,
+                    "matched": source == roles.matched.get(target),
+                    "spearman": pair["p_spearman"],
+                    "spearman_ci_low": pair["p_spearman_ci_low"],
+                    "spearman_ci_high": pair["p_spearman_ci_high"],
+                    "n": int(pair["p_n"]),
+                    "verdict": pair["p_verdict"],
+                }
+            )
+    columns = ["target", "source", "role", "matched", "spearman", "spearman_ci_low", "spearman_ci_high"]
+    return pd.DataFrame(rows, columns=[*columns, "n", "verdict"])
+
+
+def _undertrained(health: pd.DataFrame | None, task: str | None) -> object:
+    if health is None or task is None or task not in health.index:
+        return pd.NA
+    return health.at[task, "undertrained"]
+
+
+def _best(best: pd.DataFrame | None, target: str) -> dict:
+    keys = ("depths", "widths", "bottleneck_ratios", "group_widths")
+    hit = None if best is None else best[best["task"] == target]
+    if hit is None or hit.empty:
+        return {"best_arch_id": math.nan, "best_error": math.nan, **{f"best_{k}": None for k in keys}}
+    row = hit.iloc[0]
+    out = {"best_arch_id": int(row["arch_id"]), "best_error": float(row["error"])}
+    return out | {f"best_{k}": [int(v) for v in row[k]] for k in keys}
+
+
 def target_table(
     roles: Roles,
     correlations: pd.DataFrame,
     regrets: pd.DataFrame,
     topk: pd.DataFrame,
     sizes: Mapping[str, int] | None = None,
+    best: pd.DataFrame | None = None,
+    health: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """One row per target (see module doc), with a `reading` column; `sizes`: architectures per task."""
+    """One row per target (see module doc), with a `reading` column; `sizes`: architectures per task,
+    `best`: `structure.best_architectures`, `health`: `tables.training_health` (indexed by task)."""
+    proxies = target_proxy_table(roles, correlations)
     rows = []
     for target in roles.targets:
         row = {"target": target, "classes": roles.classes.get(target), "reference": roles.reference}
-        if sizes is not None:
-            row["architectures"] = int(sizes[target])
+        row["architectures"] = int(sizes[target]) if sizes is not None else math.nan
         row.update(_pair(correlations, roles.reference, target, "reference"))
         row["matched_proxy"] = roles.matched.get(target)
         row.update(_pair(correlations, row["matched_proxy"], target, "matched"))
-        proxy_rho = {p: _pair(correlations, p, target, "p")["p_spearman"] for p in roles.proxies}
-        proxy_rho = {p: r for p, r in proxy_rho.items() if not math.isnan(r)}
-        row["best_proxy"] = max(proxy_rho, key=proxy_rho.get) if proxy_rho else None
-        row["best_proxy_spearman"] = proxy_rho.get(row["best_proxy"], math.nan)
-        row["proxies_spearman"] = "; ".join(f"{p}: {r:.3f}" for p, r in proxy_rho.items())
-        row["regret_reference"] = _regret(regrets, roles.reference, target)
-        row["regret_matched"] = _regret(regrets, row["matched_proxy"], target)
+        mine = proxies[(proxies["target"] == target) & (proxies["role"] == "proxy")].dropna(subset="spearman")
+        row["best_proxy"] = mine.loc[mine["spearman"].idxmax(), "source"] if len(mine) else None
+        row.update(_pair(correlations, row["best_proxy"], target, "best_proxy"))
+        row.update(_best(best, target))
+        for prefix, source in (("reference", roles.reference), ("matched", row["matched_proxy"])):
+            hit = _regret(regrets, source, target)
+            ok = hit is not None and not _nan(hit["chosen_arch_id"])
+            row[f"{prefix}_choice_arch_id"] = int(hit["chosen_arch_id"]) if ok else math.nan
+            row[f"{prefix}_choice_error"] = float(hit["chosen_error"]) if ok else math.nan
+            row[f"regret_{prefix}"] = float(hit["regret"]) if ok else math.nan
         row["top10_overlap_reference"] = _overlap(topk, roles.reference, target)
         row["top10_overlap_matched"] = _overlap(topk, row["matched_proxy"], target)
+        row["target_undertrained"] = _undertrained(health, target)
+        row["reference_undertrained"] = _undertrained(health, roles.reference)
+        row["matched_undertrained"] = _undertrained(health, row["matched_proxy"])
         row["reading"] = reading(row)
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=SCHEMAS["targets"].names)
 
 
-def _quality(rho: float) -> str:
-    if math.isnan(rho):
-        return "cannot be judged"
-    if rho < -0.1:
-        return "inversely"
-    return "poorly" if rho < 0.3 else "moderately" if rho < 0.6 else "well" if rho < 0.85 else "very well"
+# ---- the reading ----
 
 
-def _rho(row: dict, prefix: str) -> str:
-    rho, low, high = (row[f"{prefix}_{k}"] for k in ("spearman", "spearman_ci_low", "spearman_ci_high"))
-    ci = f" [{low:.2f}, {high:.2f}]" if not (math.isnan(low) or math.isnan(high)) else ""
-    return f"ρ = {rho:.2f}{ci}"
+def _flag(value: object) -> bool:
+    return not _nan(value) and bool(value)
 
 
-def reading(row: dict) -> str:
-    """One paragraph saying, from the numbers of a target row, which task to trust for architecture choice."""
-    classes = f"{row['classes']} classes, " if row.get("classes") is not None else ""
-    n = row.get("architectures", row["reference_n"])
-    parts = [f"On {row['target']} ({classes}n = {n})"]
-    if row["reference"] is not None and not math.isnan(row["reference_spearman"]):
-        q = _quality(row["reference_spearman"])
-        parts[0] += f", {row['reference']} ranks architectures {q} ({_rho(row, 'reference')})."
-    elif row["reference"] is not None:
-        parts[0] += f", there is no ρ with {row['reference']} (too few shared architectures, or constant)."
-    else:
-        parts[0] += ", there is no reference task to compare with."
-    if row["best_proxy"] is not None:
-        best = f"Among the proxies, {row['best_proxy']} agrees best (ρ = {row['best_proxy_spearman']:.2f})"
-        matched = row["matched_proxy"]
-        if matched is not None and matched != row["best_proxy"] and row["matched_n"]:
-            best += f"; the class-count-matched {matched} gives {_rho(row, 'matched')}"
-        elif matched == row["best_proxy"]:
-            best += f", and it is the class-count-matched proxy ({_rho(row, 'matched')})"
-        parts.append(best + ".")
-    costs = []
-    for prefix, name in (("reference", row["reference"]), ("matched", row["matched_proxy"])):
-        value = row[f"regret_{prefix}"]
-        if name is None or math.isnan(value) or (prefix == "matched" and name == row["reference"]):
+def _pick(row: Mapping) -> str | None:
+    """'To pick for X: …': the target's best architecture and what the reference's / matched proxy's
+    best would give on it."""
+    if _nan(row.get("best_arch_id")):
+        return None
+    target, best_id, best_error = row["target"], int(row["best_arch_id"]), row["best_error"]
+    spec = ", ".join(
+        f"{letter} {stages_text(row[f'best_{key}'])}"
+        for letter, key in (
+            ("d", "depths"),
+            ("w", "widths"),
+            ("b", "bottleneck_ratios"),
+            ("g", "group_widths"),
+        )
+        if row.get(f"best_{key}") is not None
+    )
+    text = (
+        f"To pick for {target}: its best architecture is arch {best_id} ({spec}) at {best_error:.2f}% error"
+    )
+    seen = set()
+    for prefix, source in (("reference", row["reference"]), ("matched", row["matched_proxy"])):
+        chosen = row.get(f"{prefix}_choice_arch_id")
+        if source is None or source in seen or _nan(chosen):
             continue
-        if value == 0:
-            costs.append(f"{name}'s best architecture is also the best on {row['target']}")
+        seen.add(source)
+        if int(chosen) == best_id:
+            text += f"; {source}'s best is the same architecture"
         else:
-            costs.append(f"{name}'s best is {value:.2f} points worse than the best on {row['target']}")
-    if costs:
-        parts.append("Choosing by another task: " + "; ".join(costs) + ".")
+            error = row[f"{prefix}_choice_error"]
+            text += (
+                f"; {source}'s best (arch {int(chosen)}) gets {error:.2f}% on {target} "
+                f"(+{error - best_error:.2f} points)"
+            )
+    return text + "."
+
+
+def reading(row: Mapping) -> str:
+    """One paragraph saying, from the numbers of a target row, what the reference and proxies support,
+    whether any of the tasks barely trained, and which architecture to pick."""
+    target = row["target"]
+    classes = f"{int(row['classes'])} classes, " if not _nan(row.get("classes")) else ""
+    n = row.get("architectures")
+    n = row["reference_n"] if _nan(n) else int(n)
+    head = f"On {target} ({classes}n = {n})"
+
+    def stats(prefix: str) -> tuple:
+        return tuple(row[f"{prefix}_{k}"] for k in ("spearman", "spearman_ci_low", "spearman_ci_high", "n"))
+
+    reference = row["reference"]
+    if reference is None:
+        parts = [head + ", there is no reference task to compare with."]
+    elif _nan(row["reference_spearman"]):
+        parts = [head + f", there is no ρ with {reference} (too few shared architectures, or constant)."]
+    else:
+        parts = [head + f", {reference} {describe(*stats('reference'))}."]
+    best, matched = row.get("best_proxy"), row["matched_proxy"]
+    if best is not None:
+        if matched == best:
+            parts.append(
+                f"Among the proxies, the class-count-matched {best} has the highest ρ and "
+                f"{describe(*stats('best_proxy'))}."
+            )
+        else:
+            text = f"Among the proxies, {best} has the highest ρ and {describe(*stats('best_proxy'))}"
+            if matched is not None and matched != reference and row["matched_n"]:
+                text += f"; the class-count-matched {matched} {describe(*stats('matched'))}"
+            parts.append(text + ".")
+    flagged = (("target", target), ("reference", reference), ("matched", matched))
+    for task in dict.fromkeys(t for p, t in flagged if t is not None and _flag(row.get(f"{p}_undertrained"))):
+        parts.append(
+            f"Architectures barely trained on {task}; its ranking mostly reflects convergence speed."
+        )
+    pick = _pick(row)
+    if pick:
+        parts.append(pick)
+    sources = [p for p in ("reference", "matched", "best_proxy") if row.get(f"{p}_n")]
+    if any(row[f"{p}_n"] < MIN_READING_N or _wide(*stats(p)[1:3]) for p in sources):
+        known = [row[f"{p}_spearman"] for p in ("reference", "best_proxy") if not _nan(row[f"{p}_spearman"])]
+        rho = known[0] if known else 0.0
+        parts.append(
+            f"Too few architectures for a confident reading (n = {n}): `{planner_command(rho)}` gives the "
+            f"number a CI of width {PLAN_CI_WIDTH} needs."
+        )
     return " ".join(parts)
+
+
+def report_warnings(targets: pd.DataFrame, health: pd.DataFrame | None, n_archs: int) -> list[str]:
+    """The report's visible warnings: small studies (`n_archs`: the most architectures any task has), wide
+    CIs and barely trained tasks."""
+    out = []
+    if n_archs < MIN_READING_N:
+        out.append(
+            f"At most {n_archs} architectures per task: fewer than {MIN_READING_N}, so no ranking is read; "
+            f"see `{planner_command(0.5)}`."
+        )
+    for row in targets.to_dict("records"):
+        for source, prefix in ((row["reference"], "reference"), (row["matched_proxy"], "matched")):
+            if source is None or (prefix == "matched" and source == row["reference"]):
+                continue
+            rho, low, high, n = (
+                row[f"{prefix}_{k}"] for k in ("spearman", "spearman_ci_low", "spearman_ci_high", "n")
+            )
+            if _nan(rho) or not (n < MIN_READING_N or _wide(low, high)):
+                continue
+            out.append(
+                f"{row['target']}: n = {n} architectures shared with {source}; {_rho(rho, low, high)} is too "
+                f"uncertain to rank by; see `{planner_command(rho)}`."
+            )
+    if health is not None:
+        for task, h in health.iterrows():
+            if not _flag(h["undertrained"]):
+                continue
+            why = []
+            if _flag(h["undertrained_by_loss"]):
+                why.append(
+                    f"median final training loss {h['median_final_loss']:.2f} ≥ {UNDERTRAINED_FRACTION} × "
+                    f"ln k = {UNDERTRAINED_FRACTION * h['chance_loss']:.2f}"
+                )
+            if _flag(h["undertrained_by_error"]):
+                why.append(
+                    f"median error {h['median_error']:.1f}% ≥ {UNDERTRAINED_FRACTION} × chance "
+                    f"{h['chance_error']:.1f}%"
+                )
+            out.append(
+                f"Architectures barely trained on {task} ({'; '.join(why)}); its ranking mostly reflects "
+                "convergence speed."
+            )
+    return out

@@ -40,9 +40,41 @@ def test_structure_of_the_top_k():
     top = archs.loc[range(29, 14, -1), "d1"]
     assert d1["best"] == archs.loc[29, "d1"] and d1["best_arch_id"] == 29 and d1["k"] == 15
     assert d1["mean"] == pytest.approx(top.mean()) and d1["sd"] == pytest.approx(top.std(ddof=1))
-    assert len(table) == 16
+    assert len(table) == 4 * 5  # stages × (b, 1/b, d, g, w)
+    inv_b = table[(table["stage"] == 2) & (table["param"] == "inv_b")].iloc[0]
+    top_b = archs.loc[range(29, 14, -1), "b2"].astype(float)
+    assert inv_b["best"] == 1 / archs.loc[29, "b2"]
+    assert inv_b["mean"] == pytest.approx((1 / top_b).mean()) and inv_b["sd"] == pytest.approx(
+        (1 / top_b).std()
+    )
     best = best_architectures(errors, archs).iloc[0]
-    assert best["arch_id"] == 29 and best["depths"] == "-".join(map(str, archs.loc[29, "depths"]))
+    assert best["arch_id"] == 29 and best["depths"] == list(archs.loc[29, "depths"])
+    assert best["bottleneck_ratios"] == list(archs.loc[29, "bottleneck_ratios"])
+    assert (best["space_resolution"], best["space_classes"]) == (224, 1000)
+    assert np.isnan(best["trained_flops"])  # no runs given: the trained size is unknown, not guessed
+
+
+def test_best_architecture_carries_its_trained_size_from_its_own_run():
+    archs = validate_architectures(synthetic_architectures(5, seed=2))
+    errors = pd.DataFrame({"t": [5.0, 1.0, 3.0, 4.0, 2.0]}, index=archs.index)
+    runs = pd.DataFrame(
+        {
+            "task": ["t"] * 5,
+            "arch_id": range(5),
+            "flops": [10, 11, 12, 13, 14],
+            "params": [20, 21, 22, 23, 24],
+            "resolution": 32,
+            "num_classes": 10,
+        }
+    )
+    best = best_architectures(errors, archs, runs, space_size=(64, 100)).iloc[0]
+    assert best["arch_id"] == 1 and (best["trained_flops"], best["trained_params"]) == (11, 21)
+    assert (best["trained_resolution"], best["trained_classes"]) == (32, 10)
+    assert (best["flops"], best["space_resolution"], best["space_classes"]) == (
+        archs.loc[1, "flops"],
+        64,
+        100,
+    )
 
 
 def test_driver_bootstrap_equals_explicit_resamples_and_covers_the_truth(rng):

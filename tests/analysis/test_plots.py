@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib as mpl
+import numpy as np
 import pytest
 
 from analysis import plots
@@ -60,3 +61,53 @@ def test_apr_marks_at_most_a_quarter_of_a_small_study(result):
     assert labels == ["best 2", "worst 2", "other"]
     fig = plots.apr_figure(result.matrix, "concrete", ["imagenet"], result.tables["correlations"])
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()][:2] == ["best 7", "worst 7"]
+
+
+def _plotted_points(fig) -> np.ndarray:
+    """Display coordinates of every scatter point and line vertex drawn in the figure's axes."""
+    points = []
+    for ax in fig.axes:
+        for coll in ax.collections:
+            offsets = np.asarray(coll.get_offsets())
+            if offsets.size:
+                points.append(coll.get_offset_transform().transform(offsets))
+        for line in ax.lines:
+            xy = np.asarray(line.get_xydata(), dtype=float)
+            if xy.size:
+                points.append(line.get_transform().transform(xy[np.isfinite(xy).all(axis=1)]))
+    return np.concatenate(points) if points else np.empty((0, 2))
+
+
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_no_legend_covers_a_plotted_point(result, name):
+    fig = FIGURES[name](result)
+    fig.draw_without_rendering()  # runs the layout, so display coordinates are final
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None] + list(fig.legends)
+    points = _plotted_points(fig)
+    assert bool(legends) == (name in ("apr", "edf_overlay")) and len(points) > 0
+    for legend in legends:
+        box = legend.get_window_extent()
+        inside = (
+            (points[:, 0] >= box.x0)
+            & (points[:, 0] <= box.x1)
+            & (points[:, 1] >= box.y0)
+            & (points[:, 1] <= box.y1)
+        )
+        assert not inside.any(), f"{name}: legend covers {int(inside.sum())} point(s)"
+
+
+def test_the_legend_check_sees_a_legend_inside_the_points(result):
+    """The check above can fail: a legend placed in the middle of the APR cloud is caught."""
+    fig = FIGURES["apr"](result)
+    ax = fig.axes[0]
+    ax.legend(loc="center")
+    fig.draw_without_rendering()
+    box = ax.get_legend().get_window_extent()
+    points = _plotted_points(fig)
+    inside = (
+        (points[:, 0] >= box.x0)
+        & (points[:, 0] <= box.x1)
+        & (points[:, 1] >= box.y0)
+        & (points[:, 1] <= box.y1)
+    )
+    assert inside.any()

@@ -29,6 +29,7 @@ TABLE_COLUMNS = {
     "topk": ["task_a", "task_b", "k", "overlap", "fraction", "n"],
     "regret": ["source", "target", "regret", "n"],
     "targets": ["target", "reference_spearman", "matched_proxy", "matched_spearman", "best_proxy", "reading"],
+    "target_proxies": ["target", "source", "role", "spearman", "spearman_ci_low", "spearman_ci_high", "n"],
 }
 
 
@@ -68,7 +69,8 @@ def test_report_html_is_self_contained_and_reads_each_target(small_report):
     assert html.count("data:image/png;base64,") == len(list((small_report / "figures").glob("*.png")))
     assert not re.search(r'<img[^>]+src="(?!data:)', html)  # every image is embedded
     for target, classes in (("concrete", 2), ("mlc2008", 9), ("cifar10", 10)):
-        assert f"On {target} ({classes} classes, n = 40), imagenet ranks architectures" in html
+        assert f"On {target} ({classes} classes, n = 40), imagenet " in html
+        assert f"To pick for {target}: its best architecture is arch " in html
     assert "errors averaged over the ok seeds" in html
 
 
@@ -148,7 +150,7 @@ def test_reading_says_when_the_reference_shares_too_few_architectures():
     result = analyse(runs, archs, n_boot=10)
     reading = result.tables["targets"].set_index("target").at["mine", "reading"]
     assert reading.startswith("On mine (2 classes, n = 7), there is no ρ with imagenet")
-    assert "the class-count-matched proxy" in reading
+    assert "Among the proxies, the class-count-matched imagenet-2 has the highest ρ" in reading
 
 
 def test_study_yaml_beside_the_tables_is_read(tmp_path):

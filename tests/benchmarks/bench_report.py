@@ -3,9 +3,13 @@
 Run from the repository root:  python tests/benchmarks/bench_report.py [--archs 500] [--bootstrap 1000]
 
 Prints the seconds of each stage (in-process `build_report`), the wall time of the `analysis report` command
-as a user runs it (a fresh process, imports included), and a baseline for the bootstrap: scipy.stats.spearmanr
-on explicitly resampled vectors, timed on 3 task pairs and scaled to all 105 pairs, against our vectorised
-bootstrap (ranks read from resample counts, all pairs at once; see analysis/correlation.py).
+as a user runs it (a fresh process, imports included), and two baselines measured in the same run:
+- the ρ bootstrap: scipy.stats.spearmanr on explicitly resampled vectors, timed on 3 task pairs and scaled to
+  all 105 pairs, against our vectorised bootstrap (ranks read from resample counts, all pairs at once; see
+  analysis/correlation.py);
+- R20's good ranges at 10⁴ resamples: one resample draw per (task, property), as `edf.good_range` does for
+  one property, against `edf.good_range_table`, which draws once per task and reads every property at the
+  same winners (the same numbers: tests/analysis/test_edf.py).
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 from scipy import stats  # noqa: E402
 
+from analysis.compute import GOOD_RANGE_PARAMS  # noqa: E402
+from analysis.edf import GOOD_RANGE_RESAMPLES, good_range  # noqa: E402
 from analysis.report import build_report  # noqa: E402
 from tests.analysis.synthetic import T22_TASKS, write_study  # noqa: E402
 
@@ -46,6 +52,17 @@ def naive_bootstrap_seconds(matrix, n_boot: int, pairs: int = 3) -> float:
             idx = rng.integers(0, n, n)
             stats.spearmanr(values[idx, 0], values[idx, j])
     return (time.perf_counter() - start) / pairs
+
+
+def per_property_good_range_seconds(matrix, archs, n_resamples: int) -> float:
+    """Seconds of the good ranges computed one property at a time (one resample draw each)."""
+    start = time.perf_counter()
+    for task in matrix.columns:
+        errors = matrix[task].dropna()
+        for param in ("error", *GOOD_RANGE_PARAMS):
+            values = errors if param == "error" else archs.loc[errors.index, param]
+            good_range(values.to_numpy(), errors.to_numpy(), n_resamples=n_resamples)
+    return time.perf_counter() - start
 
 
 def main() -> int:
@@ -95,6 +112,15 @@ def main() -> int:
             f"bootstrap baseline (resample + scipy.stats.spearmanr): {per_pair:.2f} s/pair × {pairs} pairs "
             f"= {per_pair * pairs:.1f} s; ours (all pairs, with Pearson, Kendall, point ρ): {ours:.2f} s; "
             f"ratio {per_pair * pairs / ours:.0f}×"
+        )
+        loop = per_property_good_range_seconds(
+            report.analysis.matrix, report.analysis.archs, GOOD_RANGE_RESAMPLES
+        )
+        ours = report.timings["good ranges"]
+        print(
+            f"good ranges, {GOOD_RANGE_RESAMPLES} resamples × {len(TASKS)} tasks × "
+            f"{1 + len(GOOD_RANGE_PARAMS)} properties: one draw per property {loop:.2f} s; "
+            f"ours (one draw per task) {ours:.2f} s; ratio {loop / ours:.1f}×"
         )
     return 0 if wall < 60 else 1
 
