@@ -9,6 +9,7 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +17,9 @@ import pandas as pd
 from analysis.edf import GOOD_RANGE_RESAMPLES
 from analysis.errors import AnalysisError
 
-DEFAULT_REFERENCE = Path("results/reference/t22.csv")
+# The published numbers ship as package data: analysis/published is results/reference/ (a symlink in the
+# source tree, copied into the wheel), found the same way from any working directory.
+DEFAULT_REFERENCE = Path(str(resources.files("analysis").joinpath("published", "t22.csv")))
 
 
 def version_line() -> str:

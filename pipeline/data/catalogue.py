@@ -11,27 +11,20 @@ Every problem in a file is collected and reported at once, naming the file, the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
+from pipeline import fsio, validate
+from pipeline.data.readers import READERS
+from pipeline.errors import DatasetError, PipelineError
 
-from pipeline.errors import DatasetError
+# The catalogue ships as package data: pipeline/catalogue is the top-level datasets/ folder (a symlink in
+# the source tree, copied into the wheel), so it is found the same way installed or not.
+CATALOGUE_DIR = Path(str(resources.files("pipeline").joinpath("catalogue")))
 
-CATALOGUE_DIR = Path(__file__).resolve().parents[2] / "datasets"
-
-# format -> reader module under pipeline.data.readers ("synthetic" is generated, not read)
-FORMATS = (
-    "imagefolder",
-    "imagenet",
-    "cifar10",
-    "cifar100",
-    "c17",
-    "ham10000",
-    "intel",
-    "mlc2008",
-    "synthetic",
-)
+# raw formats: the readers' registry, plus "synthetic" (generated, not read)
+FORMATS = (*READERS, "synthetic")
 SPLIT_POLICIES = ("official", "holdout", "grouped")
 METRICS = ("top1", "top5")
 RESIZE_FILTERS = ("box", "bilinear", "bicubic", "lanczos", "hamming", "nearest")
@@ -93,9 +86,9 @@ def load_entry(name_or_path: str | Path) -> DatasetEntry:
             f"(copy {CATALOGUE_DIR / 'imagefolder.yaml'})"
         )
     try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise DatasetError(f"{path}: not valid YAML ({error})") from None
+        raw = fsio.read_yaml(path)
+    except PipelineError as error:
+        raise DatasetError(str(error)) from None
     if not isinstance(raw, dict):
         raise DatasetError(f"{path}: expected a mapping of keys (name, format, resolution, ...)")
     return entry_from_dict(raw, path=path)
@@ -115,8 +108,9 @@ def entry_from_dict(raw: dict[str, Any], *, path: Path | None = None) -> Dataset
     elif unknown:
         problems.append(f"unknown keys {unknown} (allowed: {sorted(_KEYS)})")
     name = raw.get("name") or (path.stem if path else None)
-    if not isinstance(name, str) or not name or "/" in name:
-        problems.append(f"name {name!r} must be a non-empty string without '/'")
+    bad_name = validate.name_problem(name)
+    if bad_name:
+        problems.append(f"name {bad_name}")
     resolution = raw.get("resolution")
     if isinstance(resolution, list) and len(resolution) == 2 and resolution[0] == resolution[1]:
         resolution = resolution[0]

@@ -66,3 +66,17 @@ def load_dict(path: str | Path) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise DatasetError(f"{path}: expected a pickled dict, found {type(obj).__name__}")
     return {(k.decode("latin-1") if isinstance(k, bytes) else k): v for k, v in obj.items()}
+
+
+def load_outcome(path: str | Path) -> Any:
+    """A submitit job outcome pickle (`("success", result)` or `("error", traceback text)`), read with
+    the same restricted unpickler: our workers return plain dicts and strings, so nothing else is needed."""
+    from pipeline.fsio import UnreadableFileError
+
+    try:
+        with open(path, "rb") as f:
+            return RestrictedUnpickler(f).load()
+    except RefusedPickleError:
+        raise
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as error:
+        raise UnreadableFileError(f"{path} is not a readable job outcome ({error})") from None
