@@ -120,6 +120,10 @@ class DeviceLoader:
         n = len(self.rows)
         return max(1, n // self.batch_size) if self.drop_last else -(-n // self.batch_size)
 
+    def set_seed(self, seed: int) -> None:
+        """Make later epochs those of a run with `seed` (the resident images stay where they are)."""
+        self.seed = int(seed)
+
     def set_epoch(self, epoch: int) -> None:
         """Make the next iteration epoch `epoch`: its order and augmentation depend on (seed, epoch) only."""
         self.epoch = int(epoch)

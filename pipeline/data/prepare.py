@@ -14,11 +14,6 @@ over). A corrupt image is skipped, logged and counted, never fatal.
 
 from __future__ import annotations
 
-import argparse
-import hashlib
-import json
-import multiprocessing
-import os
 import shutil
 import sys
 import time
@@ -30,14 +25,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline import fsio
+from pipeline.cli import ArgumentParser
 from pipeline.data.catalogue import DatasetEntry, load_entry
-from pipeline.data.readers import ArrayRow, Sample, read_source
-from pipeline.data.readers.images import load_pixels
+from pipeline.data.decode import CHUNKS_DIR, PLAN_FILE, compact, decode_all
+from pipeline.data.readers import read_source
 from pipeline.data.splits import assign_splits, split_meta
-from pipeline.data.store import IMAGES_FILE, Store, finalize_store, is_store, open_store
+from pipeline.data.store import FORMAT_VERSION, Store, finalize_store, is_store, open_store
 from pipeline.errors import DatasetError
+from pipeline.progress import Printer, Progress
+from pipeline.validate import non_negative_int, positive_int
 
-PLAN_FILE, CHUNKS_DIR, COMPACTING = "plan.json", "chunks", "compacting"
 MAX_SKIPPED_IN_META = 1000
 
 
@@ -65,170 +63,6 @@ class PrepareResult:
         )
 
 
-# ---------------------------------------------------------------- the decode engine (also used by downsample)
-
-
-def make_chunks(samples: Sequence[Sample], chunk_size: int) -> list[tuple[int, int]]:
-    """(start, stop) ranges of consecutive samples; array rows are grouped one file per chunk."""
-    chunks, start = [], 0
-    for i in range(1, len(samples) + 1):
-        at_end = i == len(samples)
-        source = samples[i - 1].source
-        if isinstance(source, ArrayRow):
-            cut = (
-                at_end or not isinstance(samples[i].source, ArrayRow) or samples[i].source.path != source.path
-            )
-        else:
-            cut = at_end or i - start >= chunk_size
-        if cut:
-            chunks.append((start, i))
-            start = i
-    return chunks
-
-
-_WORKER: dict[str, Any] = {}
-
-
-def _init_worker(
-    images_path: str, samples: Sequence[Sample], resolution: int, resize_filter: str, marks: str
-) -> None:
-    _WORKER.update(
-        images=np.load(images_path, mmap_mode="r+"),
-        samples=samples,
-        resolution=resolution,
-        resize_filter=resize_filter,
-        marks=Path(marks),
-    )
-
-
-def _decode_chunk(task: tuple[int, int, int]) -> tuple[int, int, list[tuple[int, str]]]:
-    """Decode samples[start:stop] into the memmap; write the chunk's done marker; return its failures."""
-    chunk_id, start, stop = task
-    images, samples = _WORKER["images"], _WORKER["samples"]
-    failures = []
-    for i in range(start, stop):
-        try:
-            images[i] = load_pixels(samples[i].source, _WORKER["resolution"], _WORKER["resize_filter"])
-        except Exception as error:  # any unreadable input is skipped and reported, never fatal
-            failures.append((i, f"{type(error).__name__}: {error}"))
-    # no msync here: the pixels sit in the shared page cache before the marker is renamed into place, so
-    # they survive a killed process (not a power cut); a per-chunk msync cost more than decoding on disks
-    _write_json(_WORKER["marks"] / f"{chunk_id}.json", {"start": start, "stop": stop, "failures": failures})
-    return chunk_id, stop - start, failures
-
-
-def decode_all(
-    samples: Sequence[Sample],
-    work_dir: Path,
-    *,
-    resolution: int,
-    resize_filter: str = "box",
-    workers: int | None = None,
-    chunk_size: int = 256,
-    plan: dict[str, Any] | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> tuple[list[tuple[int, str]], int, int]:
-    """Decode every sample into `work_dir/images.npy` (N, r, r, 3), resuming from done markers.
-
-    Returns (failures [(row, reason)], samples decoded now, chunks found already done).
-    """
-    plan = {
-        **(plan or {}),
-        "n": len(samples),
-        "resolution": resolution,
-        "resize_filter": resize_filter,
-        "samples": _digest(samples),
-    }
-    plan_path, marks = work_dir / PLAN_FILE, work_dir / CHUNKS_DIR
-    if work_dir.exists() and (_read_json(plan_path) != plan or (work_dir / COMPACTING).exists()):
-        shutil.rmtree(work_dir)  # a different sample list, or killed while compacting: start over
-    marks.mkdir(parents=True, exist_ok=True)
-    images_path = work_dir / IMAGES_FILE
-    if not images_path.exists():
-        np.lib.format.open_memmap(
-            images_path, mode="w+", dtype=np.uint8, shape=(len(samples), resolution, resolution, 3)
-        )
-        _write_json(plan_path, plan)
-    chunks = make_chunks(samples, chunk_size)
-    done = {int(p.stem) for p in marks.glob("*.json")}
-    todo = [(i, a, b) for i, (a, b) in enumerate(chunks) if i not in done]
-    total, finished = len(samples), sum(b - a for i, (a, b) in enumerate(chunks) if i in done)
-    initargs = (str(images_path), samples, resolution, resize_filter, str(marks))
-    workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
-    decoded, skipped = 0, 0
-    if workers == 1:
-        _init_worker(*initargs)
-        results = map(_decode_chunk, todo)
-        pool = None
-    else:
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        pool = multiprocessing.get_context(method).Pool(workers, _init_worker, initargs)
-        results = pool.imap_unordered(_decode_chunk, todo)
-    try:
-        for _, count, failures in results:
-            decoded += count
-            skipped += len(failures)
-            if progress:
-                progress(f"{finished + decoded}/{total} images, {skipped} skipped")
-    finally:
-        if pool is not None:
-            pool.terminate()
-            pool.join()
-        _WORKER.clear()
-    failures = [tuple(f) for p in sorted(marks.glob("*.json")) for f in _read_json(p)["failures"]]
-    return sorted(failures), decoded, len(done)
-
-
-def compact(work_dir: Path, keep: np.ndarray) -> None:
-    """Drop the rows not in `keep` (sorted) from work_dir/images.npy in place.
-
-    Rows move forward, the header is rewritten with the smaller shape at the same length, and the file
-    is truncated.
-    """
-    path = work_dir / IMAGES_FILE
-    images = np.load(path, mmap_mode="r+")
-    if len(keep) == len(images):
-        return
-    (work_dir / COMPACTING).touch()
-    for new, old in enumerate(keep):
-        if new != old:
-            images[new] = images[old]
-    row_bytes = int(np.prod(images.shape[1:]))
-    shape = (len(keep), *images.shape[1:])
-    images.flush()
-    offset = images.offset
-    del images
-    with open(path, "r+b") as f:
-        version = np.lib.format.read_magic(f)
-        header = {"descr": "|u1", "fortran_order": False, "shape": shape}
-        text = repr(header).encode("latin1")
-        length = offset - 10 if version == (1, 0) else offset - 12
-        f.seek(offset - length)
-        f.write(text + b" " * (length - len(text) - 1) + b"\n")  # same header length, shorter shape
-        f.truncate(offset + len(keep) * row_bytes)
-    (work_dir / COMPACTING).unlink()
-
-
-def _digest(samples: Sequence[Sample]) -> str:
-    h = hashlib.sha256()
-    for s in samples:
-        h.update(f"{s.source_id}\t{s.label}\t{s.split}\n".encode())
-    return h.hexdigest()[:16]
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj))
-    os.replace(tmp, path)
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
 # ---------------------------------------------------------------- prepare
 
 
@@ -250,11 +84,15 @@ def prepare_dataset(
     force: bool = False,
     chunk_size: int = 256,
     log: Callable[[str], None] | None = None,
+    progress: Callable[[Progress], None] | None = None,
 ) -> PrepareResult:
-    """Pack `entry`'s raw files under `source` into the store at `out` (see the module docstring)."""
+    """Pack `entry`'s raw files under `source` into the store at `out` (see the module docstring).
+
+    `log` receives messages (skipped images, notes); `progress` the decoding counts as they change."""
     started = time.perf_counter()
     log = log or (lambda line: print(line, file=sys.stderr))
     out = Path(out)
+    fsio.require_writable(out.parent, option="--data-root or --out")
     if entry.format == "synthetic":
         return _generate(
             entry,
@@ -272,7 +110,7 @@ def prepare_dataset(
             f"{out} exists and is not a prepared store; refusing to replace it with {entry.name!r} "
             f"(choose another --out, e.g. <data_root>/{entry.name})"
         )
-    if is_store(out) and not force:
+    if is_store(out) and not force and _current_version(out):
         store = open_store(out)
         if store.meta.get("split") == split and list(store.meta["resolution"]) == [entry.resolution] * 2:
             return PrepareResult(store, already=True)
@@ -293,8 +131,7 @@ def prepare_dataset(
             f"{entry.name}: no images found under {source}; expected {entry.source.get('expect')}"
         )
     work_dir = out.with_name(f".{out.name}.partial")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    failures, decoded, resumed = decode_all(
+    result = decode_all(
         samples,
         work_dir,
         resolution=entry.resolution,
@@ -302,8 +139,10 @@ def prepare_dataset(
         workers=workers,
         chunk_size=chunk_size,
         plan={"name": entry.name, "classes": raw.classes},
-        progress=lambda line: log(f"{entry.name}: {line}"),
+        progress=progress,
+        log=lambda line: log(f"{entry.name}: {line}"),
     )
+    failures, decoded, resumed = result.failures, result.decoded, result.resumed_chunks
     failed = {row for row, _ in failures}
     skipped = [(samples[row].source_id, reason) for row, reason in failures]
     for source_id, reason in skipped[:20]:
@@ -354,9 +193,16 @@ def survey_source(entry: DatasetEntry, source: str | Path, *, class_map: str | P
     )
 
 
+def _current_version(path: Path) -> bool:
+    """Whether the store at `path` was written in this code's format (older ones are rebuilt)."""
+    meta = fsio.read_json_or(path / "meta.json", {})
+    return isinstance(meta, dict) and meta.get("format_version") == FORMAT_VERSION
+
+
 def _generate(entry: DatasetEntry, out: Path, *, seed: int, force: bool, started: float) -> PrepareResult:
-    """Synthetic datasets need no source: generated by pipeline.data.synthetic (imported only here)."""
-    if is_store(out) and not force:
+    """Synthetic datasets need no source: generated by pipeline.data.synthetic (imported only here).
+    A store of an older format is generated again (it is cheap and its old fingerprint is not content)."""
+    if is_store(out) and not force and _current_version(out):
         store = open_store(out)
         if store.meta.get("split", {}).get("seed", seed) == seed:
             return PrepareResult(store, already=True)
@@ -367,7 +213,7 @@ def _generate(entry: DatasetEntry, out: Path, *, seed: int, force: bool, started
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m pipeline prepare",
         description="Pack a dataset's public files into a training store (resumable, idempotent).",
     )
@@ -377,14 +223,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--data-root", default="data", help="prepared stores live at DATA_ROOT/<dataset>/")
     parser.add_argument("--out", help="store folder (default DATA_ROOT/<dataset>)")
-    parser.add_argument("--workers", type=int, default=None, help="decoding processes (default: all cores)")
     parser.add_argument(
-        "--split-seed", type=int, default=None, help="seed of the hold-out split (default: catalogue)"
+        "--workers", type=positive_int, default=None, help="decoding processes (default: all cores)"
     )
     parser.add_argument(
-        "--map", dest="class_map", help="map_clsloc.txt for the C17 formats (default: found in --source)"
+        "--split-seed",
+        type=non_negative_int,
+        default=None,
+        help="seed of the hold-out split (default: catalogue)",
     )
-    parser.add_argument("--chunk-size", type=int, default=256, help="images per resumable chunk")
+    parser.add_argument(
+        "--map", dest="class_map", help="map_clsloc.txt (C17 formats; ImageNet's flat val without a devkit)"
+    )
+    parser.add_argument("--chunk-size", type=positive_int, default=256, help="images per resumable chunk")
     parser.add_argument("--force", action="store_true", help="rebuild a store that already exists")
     parser.add_argument(
         "--dry-run", action="store_true", help="check the source layout and count, decode nothing"
@@ -397,17 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(survey_source(entry, args.source, class_map=args.class_map))
         return 0
     out = Path(args.out) if args.out else Path(args.data_root) / entry.name
-    last = [0.0]
-    tty = sys.stderr.isatty()
-
-    def progress(line: str) -> None:
-        """Counts on one line, rewritten in place on a terminal (else every 10 s); messages each on a line."""
-        is_count = line.endswith(" skipped")
-        if is_count and time.monotonic() - last[0] < (0.5 if tty else 10.0):
-            return
-        last[0] = time.monotonic() if is_count else last[0]
-        print(("\r" if tty else "") + line, end="" if tty and is_count else "\n", file=sys.stderr, flush=True)
-
+    printer = Printer()
     result = prepare_dataset(
         entry,
         args.source,
@@ -417,9 +258,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         class_map=args.class_map,
         force=args.force,
         chunk_size=args.chunk_size,
-        log=progress,
+        log=printer.message,
+        progress=printer,
     )
-    if tty and last[0]:
-        print(file=sys.stderr)
     print(result.summary())
     return 0

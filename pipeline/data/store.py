@@ -28,8 +28,9 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import DatasetError
+from pipeline.fsio import UnreadableFileError, read_json, read_table
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the fingerprint hashes the content (images and index)
 SPLITS = ("train", "val")
 IMAGES_FILE, INDEX_FILE, META_FILE = "images.npy", "index.parquet", "meta.json"
 
@@ -80,36 +81,65 @@ class Store:
 def channel_mean_std(
     images: np.ndarray, chunk: int = 4096, *, rows: np.ndarray | None = None
 ) -> tuple[list[float], list[float]]:
-    """Per-channel mean and std (0..1 scale) of uint8 NHWC images, in chunks so memmaps stay cheap.
+    """Per-channel mean and std (0..1 scale) of uint8 NHWC images (of `rows`, sorted, when given)."""
+    mean, std, _ = scan_images(images, rows=rows, chunk=chunk, digest=False)
+    return mean, std
 
-    `rows` (sorted row indices) restricts the statistics to those rows without copying the rest.
-    Exact: a per-channel histogram of the 256 byte values gives the sums (faster than float passes).
+
+def scan_images(
+    images: np.ndarray, *, rows: np.ndarray | None = None, chunk: int = 4096, digest: bool = True
+) -> tuple[list[float], list[float], str]:
+    """One pass over a (memmapped) image array: per-channel mean/std of `rows` (all when None) and, when
+    asked, a SHA-256 of every image's bytes in order (the content part of the fingerprint).
+
+    Exact: a per-channel histogram of the 256 byte values gives the sums (faster than float passes). The
+    pass reads the array in blocks of at most 16 Mi pixels, so a memmap larger than memory is fine.
     """
-    n = len(images) if rows is None else len(rows)
-    if n == 0:
-        return [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]
+    hasher = hashlib.sha256()
     hist = np.zeros((3, 256), dtype=np.int64)
-    # at most 16 Mi pixels per block, whatever the resolution
+    n = len(images)
     chunk = max(1, min(chunk, (1 << 24) // max(1, images.shape[1] * images.shape[2])))
+    selected = None if rows is None else np.zeros(n, dtype=bool)
+    if selected is not None:
+        selected[rows] = True
     for start in range(0, n, chunk):
-        part = images[start : start + chunk] if rows is None else images[rows[start : start + chunk]]
-        block = np.asarray(part, dtype=np.uint8).reshape(-1, 3)
+        block = np.ascontiguousarray(images[start : start + chunk], dtype=np.uint8)
+        if digest:
+            hasher.update(block.data)
+        part = block if selected is None else block[selected[start : start + chunk]]
+        flat = part.reshape(-1, 3)
         for c in range(3):
-            hist[c] += np.bincount(block[:, c], minlength=256)
-    values = np.arange(256, dtype=np.float64) / 255.0
+            hist[c] += np.bincount(flat[:, c], minlength=256)
     count = hist.sum(axis=1).astype(np.float64)
+    if count[0] == 0:
+        return [0.0, 0.0, 0.0], [1.0, 1.0, 1.0], hasher.hexdigest() if digest else ""
+    values = np.arange(256, dtype=np.float64) / 255.0
     mean = hist @ values / count
     std = np.sqrt(np.maximum(hist @ values**2 / count - mean**2, 1e-12))
-    return mean.tolist(), std.tolist()
+    return mean.tolist(), std.tolist(), hasher.hexdigest() if digest else ""
+
+
+def index_digest(index: pd.DataFrame) -> str:
+    """SHA-256 of a store index (labels, splits, source ids in row order)."""
+    hasher = hashlib.sha256()
+    hasher.update(np.ascontiguousarray(index["label"].to_numpy(dtype=np.int64)).data)
+    for column in ("split", "source_id"):
+        hasher.update("\n".join(index[column].astype(str)).encode())
+        hasher.update(b"\0")
+    return hasher.hexdigest()
 
 
 def fingerprint_of(meta: dict[str, Any]) -> str:
-    """A short stable hash of what makes two stores interchangeable for training."""
+    """A short stable hash of what a training run sees: the images' bytes and the index (`content`),
+    classes, resolution, the split policy and, for a variant view, its parent and restriction. Two stores
+    with different pixels never share a fingerprint, so run keys (which include it) tell them apart."""
     identity = {
         "classes": list(meta["classes"]),
         "resolution": list(meta["resolution"]),
         "split": meta.get("split", {}),
         "num_images": int(meta["num_images"]),
+        "content": meta.get("content_digest"),
+        "parent": meta.get("parent_fingerprint"),
     }
     text = json.dumps(identity, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -134,7 +164,7 @@ def finalize_store(
     _check_index(index, images, classes, name)
     index = index.reset_index(drop=True)
     train = np.flatnonzero(index["split"].to_numpy() == "train")
-    mean, std = channel_mean_std(images, rows=train if len(train) < len(images) else None)
+    mean, std, pixels = scan_images(images, rows=train if len(train) < len(images) else None)
     meta: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "name": name,
@@ -147,6 +177,7 @@ def finalize_store(
         "split": dict(split),
         **(extra_meta or {}),
     }
+    meta["content_digest"] = hashlib.sha256(f"{pixels}:{index_digest(index)}".encode()).hexdigest()
     meta["fingerprint"] = fingerprint_of(meta)
     table = pd.DataFrame(
         {
@@ -157,10 +188,22 @@ def finalize_store(
     )
     table.to_parquet(tmp_dir / INDEX_FILE, index=False)
     (tmp_dir / META_FILE).write_text(json.dumps(meta, indent=1))
+    _fsync_tree(tmp_dir)
     if path.exists():
         shutil.rmtree(path)
     os.replace(tmp_dir, path)
     return open_store(path)
+
+
+def _fsync_tree(folder: Path) -> None:
+    """Flush a store's files to disk before the rename makes it visible (a crash never shows a half store)."""
+    for child in folder.iterdir():
+        if child.is_file():
+            fd = os.open(child, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
 
 def write_store(
@@ -222,14 +265,25 @@ def open_store(path: str | Path, *, hint: str | None = None) -> Store:
     if not is_store(path):
         fix = hint or f"run: python -m pipeline prepare {path.name} --source DIR"
         raise DatasetError(f"no prepared dataset at {path}; {fix}")
-    meta = json.loads((path / META_FILE).read_text())
-    if meta.get("format_version") != FORMAT_VERSION:
+    fix = f"rebuild it: python -m pipeline prepare {path.name} --force ... (see datasets/README.md)"
+    meta = read_json(path / META_FILE, fix=fix)
+    if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
+        version = meta.get("format_version") if isinstance(meta, dict) else None
         raise DatasetError(
-            f"store {path} has format version {meta.get('format_version')!r}, this code reads "
-            f"{FORMAT_VERSION}; prepare it again"
+            f"store {path} has format version {version!r}, this code reads {FORMAT_VERSION} (whose "
+            f"fingerprint hashes the stored images); {fix}"
         )
-    index = pd.read_parquet(path / INDEX_FILE)
-    images = np.load(path / IMAGES_FILE, mmap_mode="r")
+    index = read_table(path / INDEX_FILE, fix=fix)
+    try:
+        images = np.load(path / IMAGES_FILE, mmap_mode="r")
+    except (OSError, ValueError) as error:
+        raise UnreadableFileError(
+            f"{path / IMAGES_FILE} is not a readable image array ({error}); {fix}"
+        ) from None
+    if len(images) != len(index) or images.ndim != 4 or images.shape[-1] != 3:
+        raise DatasetError(
+            f"store {path}: {IMAGES_FILE} holds {images.shape}, the index {len(index)} rows; {fix}"
+        )
     return Store(
         path=path,
         images=images,

@@ -78,5 +78,5 @@ def test_unknown_split_and_old_format_are_explained(tmp_path, rng):
     meta = json.loads((tmp_path / "toy" / "meta.json").read_text())
     meta["format_version"] = 0
     (tmp_path / "toy" / "meta.json").write_text(json.dumps(meta))
-    with pytest.raises(DatasetError, match="prepare it again"):
+    with pytest.raises(DatasetError, match="rebuild it: python -m pipeline prepare toy --force"):
         open_store(tmp_path / "toy")

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from pipeline.__main__ import main as pipeline_main
-from pipeline.data import prepare
+from pipeline.data import decode as prepare  # the engine that decodes (load_pixels lives there)
 from pipeline.data.catalogue import load_entry
-from pipeline.data.prepare import compact, prepare_dataset
+from pipeline.data.decode import compact
+from pipeline.data.prepare import prepare_dataset
 from pipeline.errors import DatasetError
 
 from . import raw_fixtures as raw
@@ -194,3 +195,116 @@ def test_dry_run_counts_without_decoding(tmp_path, concrete_src, decodes, capsys
     out = capsys.readouterr().out
     assert "would pack 20 images (20 hold-out pool) at 227 px, split holdout" in out
     assert "per class: Negative 10, Positive 10" in out
+
+
+def test_a_resume_with_another_chunk_size_starts_over_and_says_so(tmp_path, concrete_src, monkeypatch):
+    """Regression: killed with --chunk-size 4 and resumed with 3, prepare used to read the old done markers
+    with the new chunk boundaries and store black images under an unchanged fingerprint."""
+    real = prepare.load_pixels
+    calls = []
+
+    def dies_on_the_ninth(source, *args):
+        calls.append(source)
+        if len(calls) == 9:
+            raise KeyboardInterrupt
+        return real(source, *args)
+
+    monkeypatch.setattr(prepare, "load_pixels", dies_on_the_ninth)
+    with pytest.raises(KeyboardInterrupt):
+        _run(concrete_src, tmp_path / "out", chunk_size=4)
+    monkeypatch.setattr(prepare, "load_pixels", real)
+    lines = []
+    resumed = prepare_dataset(
+        load_entry("concrete"), concrete_src, tmp_path / "out", workers=1, chunk_size=3, log=lines.append
+    )
+    assert resumed.resumed_chunks == 0
+    assert any("starting over" in line and "chunk_size" in line for line in lines)
+    straight = _run(concrete_src, tmp_path / "straight", chunk_size=4)
+    np.testing.assert_array_equal(np.asarray(resumed.store.images), np.asarray(straight.store.images))
+    assert resumed.store.fingerprint == straight.store.fingerprint
+    assert np.asarray(resumed.store.images).reshape(len(resumed.store.images), -1).max(axis=1).min() > 0
+
+
+def test_stores_with_different_pixels_never_share_a_fingerprint(tmp_path, concrete_src):
+    a = _run(concrete_src, tmp_path / "a")
+    raw.solid(concrete_src / "Positive" / "img_003.jpg", (1, 2, 3))  # one image changed, same names
+    b = _run(concrete_src, tmp_path / "b")
+    assert a.store.meta["split"] == b.store.meta["split"] and len(a.store.labels) == len(b.store.labels)
+    assert a.store.fingerprint != b.store.fingerprint
+
+
+def test_a_real_sigkill_then_a_resume_with_another_chunk_size(tmp_path, concrete_src):
+    """A real process killed with SIGKILL mid-prepare (workers decoding in parallel), resumed by another
+    process with another --chunk-size: the store equals one prepared in one go, pixel for pixel."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    for i in range(10, 400):  # enough images that the kill lands mid-way
+        raw.solid(concrete_src / ("Negative" if i % 2 else "Positive") / f"more_{i:03d}.jpg", (i % 256, 7, 9))
+    cmd = [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "prepare",
+        "concrete",
+        "--source",
+        str(concrete_src),
+        "--out",
+        str(tmp_path / "out"),
+        "--workers",
+        "2",
+    ]
+    proc = subprocess.Popen([*cmd, "--chunk-size", "8"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    marks = tmp_path / ".out.partial" / "chunks"
+    deadline = time.time() + 120
+    while len(list(marks.glob("*.json"))) < 3:
+        assert time.time() < deadline and proc.poll() is None, "prepare ended before it could be killed"
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "out").exists()
+    done = subprocess.run([*cmd, "--chunk-size", "5"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "starting over" in done.stderr
+    straight = _run(concrete_src, tmp_path / "straight", chunk_size=8)
+    from pipeline.data.store import open_store
+
+    resumed = open_store(tmp_path / "out")
+    np.testing.assert_array_equal(np.asarray(resumed.images), np.asarray(straight.store.images))
+    assert resumed.fingerprint == straight.store.fingerprint
+
+
+def test_a_full_disk_is_one_error_and_leaves_nothing(tmp_path, concrete_src, capsys):
+    """On a real, tiny tmpfs (root only; skipped otherwise): prepare refuses up front when the space is
+    short, says so in one line, and leaves no temp or partial files."""
+    import os
+    import subprocess
+
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    ok = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True)
+    if ok.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {ok.stderr.decode().strip()}")
+    try:
+        code = pipeline_main(
+            [
+                "prepare",
+                "concrete",
+                "--source",
+                str(concrete_src),
+                "--out",
+                str(mount / "c"),
+                "--workers",
+                "2",
+            ]
+        )
+        err = capsys.readouterr().err
+        assert code == 1 and err.startswith("error: ") and err.count("\n") == 1, err
+        assert "free" in err and "run the same command again" in err
+        assert sorted(os.listdir(mount)) == []
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
