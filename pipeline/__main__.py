@@ -18,6 +18,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "collect": ("pipeline.collect", "gather finished run results into runs.parquet"),
     "run": ("pipeline.run", "a whole study end to end: data, sample, train, collect, report"),
     "cost": ("pipeline.cost", "GPU-hours a study will take, from image counts, epochs and flops"),
+    "clean": ("pipeline.clean", "remove run files that the study's current plan no longer uses"),
 }
 
 
@@ -33,6 +34,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args or args[0] in {"-h", "--help"}:
         print(usage())
         return 0 if args else 2
+    if args[0] == "--version":
+        from pipeline.cli import version
+
+        print(version())
+        return 0
     verb, rest = args[0], args[1:]
     if verb not in VERBS:
         print(f"error: unknown verb {verb!r}; choose one of: {', '.join(VERBS)}", file=sys.stderr)

@@ -8,12 +8,12 @@ leaves the previous checkpoint intact.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from pipeline import fsio
 from pipeline.errors import RunError
 
 
@@ -46,8 +46,6 @@ def save_checkpoint(
     history: list[dict[str, float]],
 ) -> Path:
     """Save the state after `epoch` (0-based, completed) atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {
         "model": unwrap(model).state_dict(),
         "optimizer": optimizer.state_dict(),
@@ -56,10 +54,7 @@ def save_checkpoint(
         "history": [dict(h) for h in history],
         "rng": rng_state(),
     }
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-    return path
+    return fsio.write_with(path, lambda tmp: torch.save(state, tmp))
 
 
 def load_checkpoint(

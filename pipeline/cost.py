@@ -14,14 +14,15 @@ flops in runs.parquet of a pilot study gives it) for your own figure.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from pipeline.cli import ArgumentParser
 from pipeline.study import Study, Task, load_study
+from pipeline.validate import positive_float
 
 # T22's 85 V100-days for its study (STUDY.md §1), spread over the MACs this model counts for paper.yaml.
 V100_MACS_PER_SECOND = 1.4e12
@@ -43,7 +44,7 @@ def task_images(study: Study, task: Task) -> TaskImages:
     from pipeline.errors import DatasetError
 
     if is_store(study.data_root / task.dataset):
-        from pipeline.runs import open_task_store
+        from pipeline.taskdata import open_task_store
 
         try:
             store = open_task_store(study, task)
@@ -154,12 +155,12 @@ def format_estimate(table: pd.DataFrame, macs_per_second: float) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline cost", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m pipeline cost", description=__doc__.splitlines()[0])
     parser.add_argument("--study", required=True, help="study name (pipeline/studies/<name>.yaml) or path")
     parser.add_argument("--data-root", help="where prepared datasets live (overrides the study)")
     parser.add_argument(
         "--macs-per-second",
-        type=float,
+        type=positive_float,
         default=V100_MACS_PER_SECOND,
         help="sustained MAC/s of one GPU on these models (default: V100, from T22's total)",
     )

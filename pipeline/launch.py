@@ -1,20 +1,22 @@
 """`python -m pipeline launch --study X`: validate a study, plan its runs and submit the missing ones.
 
-Order of work (nothing is submitted until every check has passed):
+Order of work (nothing is written or submitted until every check has passed):
 1. load and validate the study (`pipeline.study.load_study`), then the data (`require_data`: every
-   dataset/variant prepared, or one error listing each prepare command) and architectures.parquet;
+   dataset/variant prepared, or one error listing each prepare command) and architectures.parquet (it
+   must have been sampled from the study's space);
 2. plan: architectures x tasks x seeds, chunks of `runs_per_job` per task, arrays cut under MaxArraySize;
-3. keep only chunks with a run that has no result file (finished and diverged runs are never redone) and,
-   on SLURM, no job of an earlier launch still queued or running;
-4. `--dry-run` prints this and stops; otherwise write `results_dir/study.yaml` (the resolved study that the
-   workers read), `results_dir/plan.parquet`, submit, and write `results_dir/launches/<time>.json`.
+3. keep only chunks with a run that has no complete result file (finished and diverged runs are never
+   redone; a damaged result is trained again) and, on SLURM, no job of an earlier launch still queued or
+   running;
+4. `--dry-run` prints this and stops; otherwise write `results_dir/study.yaml` (the resolved study that
+   the workers read), submit, and write `results_dir/launches/<time>.json`. Local and debug launches hold
+   the study lock while they run, so a second one is refused instead of training everything twice.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -24,9 +26,14 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from pipeline import executors, runs
+from pipeline import executors, fsio, jobs, layout
+from pipeline.cli import ArgumentParser
 from pipeline.errors import LaunchError
-from pipeline.study import EXECUTOR_KINDS, Study, check_data, load_study, require_data
+from pipeline.plan import DEFAULT_MAX_ARRAY_SIZE, plan_study, split_arrays
+from pipeline.progress import Printer, RunProgress
+from pipeline.study import EXECUTOR_KINDS, Study, load_study
+from pipeline.taskdata import check_data, require_data, task_identity
+from pipeline.validate import positive_int
 
 
 @dataclass(frozen=True)
@@ -34,9 +41,10 @@ class LaunchPlan:
     study: Study
     kind: str
     plan: pd.DataFrame  # every run: run_key, task, arch_id, seed, chunk
-    missing: pd.DataFrame  # runs without a result file
+    missing: pd.DataFrame  # runs without a complete result file
     chunks: dict[str, list[int]]  # per task: chunks to submit
     active: dict[str, list[int]]  # per task: chunks skipped because an earlier job is still queued/running
+    damaged: list[Path]  # result files that exist but cannot be read (trained again)
     max_array_size: int
 
     def arrays(self) -> list[tuple[str, list[int]]]:
@@ -44,7 +52,7 @@ class LaunchPlan:
         return [
             (task, a)
             for task, chunks in self.chunks.items()
-            for a in runs.split_arrays(chunks, self.max_array_size)
+            for a in split_arrays(chunks, self.max_array_size)
         ]
 
     @property
@@ -52,16 +60,22 @@ class LaunchPlan:
         return sum(len(c) for c in self.chunks.values())
 
 
-def plan_launch(study: Study, *, kind: str | None = None, archs: pd.DataFrame | None = None) -> LaunchPlan:
-    """Validate data and architectures, build the plan and find what to submit; submits nothing."""
+def current_plan(study: Study) -> pd.DataFrame:
+    """The study's plan, computed fresh from its data and architectures (never read from an old file)."""
+    require_data(study)
+    archs = layout.read_architectures(study)
+    identities = {name: task_identity(study, task) for name, task in study.tasks.items()}
+    return plan_study(study, archs, identities)
+
+
+def plan_launch(study: Study, *, kind: str | None = None) -> LaunchPlan:
+    """Validate data and architectures, build the plan and find what to submit; writes nothing."""
     kind = kind or study.executor.kind
     if kind not in EXECUTOR_KINDS:
         raise LaunchError(f"unknown executor {kind!r}; choose one of: {', '.join(EXECUTOR_KINDS)}")
-    require_data(study)
-    archs = runs.read_architectures(study) if archs is None else archs
-    identities = {name: runs.task_identity(study, task) for name, task in study.tasks.items()}
-    plan = runs.plan_study(study, archs, identities)
-    done = {name: runs.finished_keys(study.results_dir, name) for name in study.tasks}
+    plan = current_plan(study)
+    done = {name: layout.finished_keys(study.results_dir, name) for name in study.tasks}
+    damaged = [p for name in study.tasks for p in layout.damaged_results(study.results_dir, name)]
     is_missing = [key not in done[task] for key, task in zip(plan["run_key"], plan["task"], strict=True)]
     missing = plan[is_missing]
     active_ids = active_chunks(study) if kind == "slurm" else {}
@@ -74,9 +88,11 @@ def plan_launch(study: Study, *, kind: str | None = None, archs: pd.DataFrame | 
         active[str(task)] = [c for c in wanted if c in busy]
     chunks = {t: c for t, c in chunks.items() if c}
     max_size = study.executor.max_array_size or (
-        runs.cluster_max_array_size() if kind == "slurm" else runs.DEFAULT_MAX_ARRAY_SIZE
+        jobs.cluster_max_array_size() if kind == "slurm" else DEFAULT_MAX_ARRAY_SIZE
     )
-    return LaunchPlan(study, kind, plan, missing, chunks, {t: c for t, c in active.items() if c}, max_size)
+    return LaunchPlan(
+        study, kind, plan, missing, chunks, {t: c for t, c in active.items() if c}, damaged, max_size
+    )
 
 
 def describe(lp: LaunchPlan) -> str:
@@ -90,12 +106,14 @@ def describe(lp: LaunchPlan) -> str:
         total = int((lp.plan["task"] == task).sum())
         todo = int((lp.missing["task"] == task).sum())
         chunks = lp.chunks.get(task, [])
-        arrays = runs.split_arrays(chunks, lp.max_array_size) if chunks else []
+        arrays = split_arrays(chunks, lp.max_array_size) if chunks else []
         busy = f", {len(lp.active[task])} chunks still queued/running" if task in lp.active else ""
         lines.append(
             f"  {task:<16} runs {total:>6}  to train {todo:>6}  chunks to submit {len(chunks):>5}  "
             f"arrays {len(arrays)}{busy}"
         )
+    for path in lp.damaged:
+        lines.append(f"  damaged: {path}; it will be trained again")
     if lp.kind == "slurm":
         lines.append(
             f"  {len(lp.arrays())} job arrays (MaxArraySize {lp.max_array_size}), at most "
@@ -109,37 +127,41 @@ def describe(lp: LaunchPlan) -> str:
 def describe_without_data(study: Study, kind: str | None = None) -> str:
     """The plan's shape from the study file alone (a dry run before the datasets are prepared): runs per
     task, chunks and arrays; run keys need the prepared stores, so none are listed."""
-    import math
-
     spec, kind = study.executor, kind or study.executor.kind
     max_size = spec.max_array_size or (
-        runs.cluster_max_array_size() if kind == "slurm" else runs.DEFAULT_MAX_ARRAY_SIZE
+        jobs.cluster_max_array_size() if kind == "slurm" else DEFAULT_MAX_ARRAY_SIZE
     )
-    per_task = study.space.n * len(study.seeds)
-    chunks = math.ceil(per_task / spec.runs_per_job)
-    arrays = math.ceil(chunks / max_size)
+    rep = study.replicates
+    extra = 0 if rep is None else rep.archs * len(rep.seeds)
+    per_task = {
+        name: study.space.n * len(study.seeds)
+        + (extra if rep and (rep.tasks is None or name in rep.tasks) else 0)
+        for name in study.tasks
+    }
+    replicates = f" + {extra} replicate runs per replicated task" if extra else ""
     lines = [
-        f"study {study.name}: {per_task * len(study.tasks)} runs ({study.space.n} architectures x "
-        f"{len(study.seeds)} seed(s) x {len(study.tasks)} tasks) in chunks of up to {spec.runs_per_job}; "
-        f"executor {kind}"
+        f"study {study.name}: {sum(per_task.values())} runs ({study.space.n} architectures x "
+        f"{len(study.seeds)} seed(s) x {len(study.tasks)} tasks{replicates}) in chunks of up to "
+        f"{spec.runs_per_job}; executor {kind}"
     ]
+    total_arrays = 0
     for name, task in study.tasks.items():
+        chunks = math.ceil(per_task[name] / spec.runs_per_job)
+        arrays = math.ceil(chunks / max_size)
+        total_arrays += arrays
         lines.append(
-            f"  {name:<16} runs {per_task:>6}  epochs {task.recipe.epochs:>3}  {task.recipe.metric}  "
+            f"  {name:<16} runs {per_task[name]:>6}  epochs {task.recipe.epochs:>3}  {task.recipe.metric}  "
             f"chunks {chunks:>5}  arrays {arrays}"
         )
-    lines.append(f"  {arrays * len(study.tasks)} job arrays (MaxArraySize {max_size})")
+    lines.append(f"  {total_arrays} job arrays (MaxArraySize {max_size})")
     return "\n".join(lines)
 
 
 def write_study_copy(study: Study) -> Path:
     """results_dir/study.yaml: the resolved study (absolute paths, full recipes) the workers load."""
-    path = Path(study.results_dir) / "study.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = runs.temp_name(path)
-    tmp.write_text(yaml.safe_dump(study.to_dict(), sort_keys=False))
-    tmp.replace(path)
-    return path
+    return fsio.write_text(
+        yaml.safe_dump(study.to_dict(), sort_keys=False), Path(study.results_dir) / "study.yaml"
+    )
 
 
 def launch(
@@ -150,10 +172,12 @@ def launch(
     device: str | None = None,
     out: Callable[[str], None] = print,
     planned: LaunchPlan | None = None,
+    progress: Callable[[Any], None] | None = None,
 ) -> dict[str, Any]:
     """Validate, plan and submit a study's missing runs; returns the launch record (also written to disk).
 
     `planned`: a `plan_launch` result the caller already holds (checked data, finished keys), reused as is.
+    `progress`: receives `pipeline.progress.Progress` while a local or debug launch trains.
     """
     lp = planned if planned is not None else plan_launch(study, kind=kind)
     out(describe(lp))
@@ -168,30 +192,36 @@ def launch(
     if dry_run or not lp.chunks:
         return record
     results_dir = Path(study.results_dir)
-    study_path = write_study_copy(study)
-    runs.write_table(lp.plan, results_dir / "plan.parquet")
-    folder = results_dir / "submitit"
     work = [(task, c) for task, chunks in lp.chunks.items() for c in chunks]
     started = datetime.now(timezone.utc)
     record["launched_at"] = started.isoformat(timespec="seconds")
+    folder = results_dir / "submitit"
     if lp.kind == "slurm":
+        study_path = write_study_copy(study)
         spec = study.executor
         params = executors.slurm_parameters(spec, executors.read_profile(spec.profile), job_name=study.name)
         executor = executors.make_slurm_executor(folder / "%j", spec, params)
+        threads = spec.threads_per_job if "threads_per_job" in spec.given else params.get("cpus_per_task")
         record["jobs"] = executors.submit_slurm(
-            study_path, lp.arrays(), executor, threads=params.get("cpus_per_task"), device=device
+            study_path, lp.arrays(), executor, threads=threads, device=device
         )
         out(
             f"submitted {len(lp.arrays())} job arrays ({len(work)} chunks); follow with: "
-            f"python -m pipeline status --study {study_path}"
+            f"python -m pipeline status --study {layout.study_argument(study)}"
         )
-    elif lp.kind == "local":
-        record["jobs"] = executors.run_local(
-            study_path, work, folder / "local", study.executor, device=device, progress=out
-        )
-    else:
-        record["jobs"] = executors.run_debug(study_path, work, device=device, progress=out)
-    write_launch_record(results_dir, record, started)
+        jobs.write_launch_record(results_dir, record, started)
+        return record
+    with jobs.study_lock(results_dir, what=f"launch of study {study.name!r}"):
+        study_path = write_study_copy(study)
+        report = progress or Printer()
+        with RunProgress(str(results_dir), lp.plan, report):
+            if lp.kind == "local":
+                record["jobs"] = executors.run_local(
+                    study_path, work, folder / "local", study.executor, device=device
+                )
+            else:
+                record["jobs"] = executors.run_debug(study_path, work, device=device)
+        jobs.write_launch_record(results_dir, record, started)
     failed = [j for j in record["jobs"] if j.get("state") == "failed"]
     if failed:
         out(
@@ -201,65 +231,45 @@ def launch(
     return record
 
 
-def write_launch_record(results_dir: Path, record: dict[str, Any], when: datetime) -> Path:
-    name = when.strftime("%Y%m%dT%H%M%S.%fZ") + ".json"
-    return runs.write_json(record, results_dir / "launches" / name)
-
-
-def launch_records(results_dir: str | Path) -> list[dict[str, Any]]:
-    """Every launch record of a study, oldest first."""
-    folder = Path(results_dir) / "launches"
-    if not folder.is_dir():
-        return []
-    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
-
-
 def active_chunks(study: Study) -> dict[str, set[int]]:
     """Per task, chunks whose SLURM job from an earlier launch is still queued or running (per squeue)."""
-    from pipeline.status import squeue_states
-
-    states = squeue_states()
+    states = jobs.squeue_states()
     if not states:
         return {}
     active: dict[str, set[int]] = {}
-    for record in launch_records(study.results_dir):
-        for job in record.get("jobs", []):
-            if job.get("job_id") and job["job_id"] in states:
-                active.setdefault(job["task"], set()).add(int(job["chunk"]))
+    for (task, chunk), job in jobs.latest_jobs(study.results_dir).items():
+        if job.get("job_id") and job["job_id"] in states:
+            active.setdefault(task, set()).add(chunk)
     return active
 
 
-def with_overrides(
-    study: Study,
-    *,
-    runs_per_job: int | None = None,
-    array_parallelism: int | None = None,
-    max_array_size: int | None = None,
-) -> Study:
-    changes = {
-        k: v
-        for k, v in {
-            "runs_per_job": runs_per_job,
-            "array_parallelism": array_parallelism,
-            "max_array_size": max_array_size,
-        }.items()
-        if v is not None
-    }
+def with_overrides(study: Study, **overrides: int | None) -> Study:
+    """The study with command-line executor overrides applied (and counted as set by the study)."""
+    changes = {k: v for k, v in overrides.items() if v is not None}
     if not changes:
         return study
-    return dataclasses.replace(study, executor=dataclasses.replace(study.executor, **changes))
+    spec = dataclasses.replace(study.executor, **changes, given=tuple({*study.executor.given, *changes}))
+    return dataclasses.replace(study, executor=spec)
+
+
+def add_study_arguments(parser: ArgumentParser, *, data: bool = True) -> None:
+    """--study, and the --data-root/--results-dir overrides every study verb takes."""
+    parser.add_argument("--study", required=True, help="study name (pipeline/studies/<name>.yaml) or path")
+    if data:
+        parser.add_argument("--data-root", help="where prepared datasets live (overrides the study)")
+    parser.add_argument("--results-dir", help="study output folder (overrides the study)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline launch", description=__doc__.splitlines()[0])
-    parser.add_argument("--study", required=True, help="study name (pipeline/studies/<name>.yaml) or path")
+    parser = ArgumentParser(prog="python -m pipeline launch", description=__doc__.splitlines()[0])
+    add_study_arguments(parser)
     parser.add_argument("--executor", choices=EXECUTOR_KINDS, help="override the study's executor.kind")
     parser.add_argument("--dry-run", action="store_true", help="validate and print what would be submitted")
-    parser.add_argument("--data-root", help="where prepared datasets live (overrides the study)")
-    parser.add_argument("--results-dir", help="study output folder (overrides the study)")
-    parser.add_argument("--runs-per-job", type=int, help="runs per array task (overrides the study)")
-    parser.add_argument("--array-parallelism", type=int, help="array tasks running at once (overrides)")
-    parser.add_argument("--max-array-size", type=int, help="override the cluster's MaxArraySize")
+    parser.add_argument("--runs-per-job", type=positive_int, help="runs per array task (overrides the study)")
+    parser.add_argument(
+        "--array-parallelism", type=positive_int, help="array tasks running at once (overrides)"
+    )
+    parser.add_argument("--max-array-size", type=positive_int, help="override the cluster's MaxArraySize")
     parser.add_argument("--device", help="cuda or cpu for the workers (default: cuda when available)")
     args = parser.parse_args(argv)
     study = load_study(args.study, data_root=args.data_root, results_dir=args.results_dir)

@@ -1,31 +1,36 @@
 """`python -m pipeline run --study NAME`: a whole study end to end, safe to re-run.
 
-data (generated datasets are made here; others must be prepared) → sample → launch → collect → report.
-Each step is the same function the single verbs call, and each is idempotent, so a second run of a
-finished study trains nothing and finishes at once. While training, one progress line shows runs
-done/total and an ETA, counted from the result files the workers write.
+data (generated datasets and ladder resolution variants are made here; others must be prepared) → sample
+→ launch → collect → report. Each step is the same function the single verbs call, and each is idempotent,
+so a second run of a finished study trains nothing and finishes at once. While training, one progress line
+shows runs done/total and an ETA, counted from the result files the workers write. A local run holds the
+study lock for its whole length: a second `run` of the same study is refused with the pid that holds it.
+
+With failed or unfinished runs, `run` still collects and reports what it has, names what failed, and
+exits 1.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from pipeline import runs
+from pipeline import fsio, jobs, layout
+from pipeline.cli import ArgumentParser
+from pipeline.launch import add_study_arguments
 from pipeline.study import EXECUTOR_KINDS, Study, load_study
 
 Out = Callable[[str], None]
 
 
 def prepare_generated_data(study: Study, out: Out = print) -> list[str]:
-    """Generate every synthetic dataset the study uses that is not prepared yet; returns their names."""
+    """Generate every synthetic dataset the study uses that is not prepared yet, and every resolution
+    variant (ladder rung) of a prepared store that is missing; returns what was made."""
     from pipeline.data.catalogue import load_entry
     from pipeline.data.prepare import prepare_dataset
     from pipeline.data.store import is_store
@@ -40,51 +45,33 @@ def prepare_generated_data(study: Study, out: Out = print) -> list[str]:
         seconds = time.perf_counter() - start
         out(f"generated {dataset}: {result.store.meta['num_images']} images in {seconds:.1f}s")
         made.append(dataset)
+    made += prepare_derived_stores(study, out)
     return made
 
 
-class Progress:
-    """A background thread that prints `runs done/total` with an ETA whenever the count changes."""
+def prepare_derived_stores(study: Study, out: Out = print) -> list[str]:
+    """Make the reduced-resolution stores that the study's `resolution` variants read (idempotent)."""
+    from pipeline.data.store import is_store, open_store
+    from pipeline.data.variants import derived_store_path, make_resolution_store
 
-    def __init__(self, study: Study, plan: pd.DataFrame, out: Out, *, every_s: float = 1.0) -> None:
-        self.study, self.out, self.every_s = study, out, every_s
-        self.keys = {task: set(group["run_key"]) for task, group in plan.groupby("task")}
-        self.total = len(plan)
-        self.start_done = self.count()
-        self.started = time.monotonic()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._last = -1
-
-    def count(self) -> int:
-        return sum(len(runs.finished_keys(self.study.results_dir, t) & k) for t, k in self.keys.items())
-
-    def line(self, done: int) -> str:
-        trained = done - self.start_done
-        elapsed = time.monotonic() - self.started
-        eta = "?"
-        if trained > 0:
-            eta = f"{(self.total - done) * elapsed / trained:.0f}s"
-        return f"runs {done}/{self.total} done, {elapsed:.0f}s elapsed, ETA {eta}"
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.every_s):
-            self.report()
-
-    def report(self) -> None:
-        done = self.count()
-        if done != self._last:
-            self._last = done
-            self.out(self.line(done))
-
-    def __enter__(self) -> Progress:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.report()
+    wanted = {
+        (t.dataset, int(t.variant["resolution"]))
+        for t in study.tasks.values()
+        if t.variant and "resolution" in t.variant
+    }
+    made = []
+    for dataset, size in sorted(wanted):
+        parent = Path(study.data_root) / dataset
+        if not is_store(parent):
+            continue  # its parent is not prepared: require_data names it
+        if is_store(derived_store_path(study.data_root, dataset, size, open_store(parent).fingerprint)):
+            continue
+        start = time.perf_counter()
+        store = make_resolution_store(study.data_root, dataset, size, log=lambda line: None)
+        seconds = time.perf_counter() - start
+        out(f"made {dataset} at {size} px ({store.meta['num_images']} images) in {seconds:.1f}s")
+        made.append(f"{dataset}@{size}")
+    return made
 
 
 def _table_digest(table: pd.DataFrame) -> str:
@@ -102,10 +89,12 @@ def write_report(study: Study, table: pd.DataFrame, out: Out = print) -> Path:
     from analysis.report import build_report
 
     start = time.perf_counter()
-    report = build_report(results_dir, None, command=f"python -m pipeline run --study {study.name}")
+    report = build_report(
+        results_dir, None, command=f"python -m pipeline run --study {layout.study_argument(study)}"
+    )
     for note in report.analysis.notes:
         out(f"note: {note}")
-    stamp.write_text(digest)
+    fsio.write_text(digest, stamp)
     out(
         f"report: {len(report.tables)} tables, {len(report.figures)} figure files in "
         f"{time.perf_counter() - start:.1f}s"
@@ -114,56 +103,80 @@ def write_report(study: Study, table: pd.DataFrame, out: Out = print) -> Path:
 
 
 def run_study(
-    study: Study,
-    *,
-    kind: str | None = None,
-    device: str | None = None,
-    report: bool = True,
-    out: Out = print,
-) -> Path:
-    """Data, sample, launch (waiting for local/debug executors), collect and report; returns report.html."""
+    study: Study, *, kind: str | None = None, device: str | None = None, report: bool = True, out: Out = print
+) -> tuple[Path, bool]:
+    """Data, sample, launch (waiting for local/debug executors), collect and report.
+
+    Returns (report.html, complete): complete is False when a run failed or is not finished.
+    """
     from pipeline.collect import collect
     from pipeline.launch import launch, plan_launch
+    from pipeline.progress import Printer
     from pipeline.sample import sample_study
 
     started = time.perf_counter()
-    prepare_generated_data(study, out)
-    sample_study(study)
     kind = kind or study.executor.kind
-    lp = plan_launch(study, kind=kind)
+    html = Path(study.results_dir) / "report.html"
     if kind == "slurm":
-        launch(study, kind=kind, device=device, out=out, planned=lp)
-        out(f"submitted; follow with: python -m pipeline status --study {study.name}, then run this again")
-        return Path(study.results_dir) / "report.html"
-    quiet = (lambda line: None) if lp.missing.empty else _drop_chunk_lines(out)
-    with Progress(study, lp.plan, out):
-        launch(study, kind=kind, device=device, out=quiet, planned=lp)
-    path, table = collect(study)
-    counts = table["status"].value_counts().to_dict() if not table.empty else {}
-    out(f"collected {len(table)} runs ({', '.join(f'{v} {k}' for k, v in sorted(counts.items()))}) -> {path}")
-    html = write_report(study, table, out) if report else Path(study.results_dir) / "report.html"
+        prepare_generated_data(study, out)
+        sample_study(study)
+        launch(study, kind=kind, device=device, out=out, planned=plan_launch(study, kind=kind))
+        out(
+            f"submitted; follow with: python -m pipeline status --study {layout.study_argument(study)}, "
+            "then run this again"
+        )
+        return html, False
+    with jobs.study_lock(study.results_dir, what=f"run of study {study.name!r}"):
+        prepare_generated_data(study, out)
+        sample_study(study)
+        lp = plan_launch(study, kind=kind)
+        record = launch(study, kind=kind, device=device, out=out, planned=lp, progress=Printer())
+        result = collect(study, lp.plan, out=out)
+    out(f"collected {result.summary()}")
+    failed = [j for j in record["jobs"] if j.get("state") == "failed"]
+    unfinished = {t: n for t, n in result.missing.items() if n}
+    if unfinished:
+        out(
+            "not finished: "
+            + ", ".join(f"{t} {n} run(s)" for t, n in unfinished.items())
+            + f"; see: python -m pipeline status --study {layout.study_argument(study)}"
+        )
+    if report and not result.table.empty:
+        html = _report_or_say_why(study, result.table, out)
     out(f"done in {time.perf_counter() - started:.0f}s")
-    return html
+    return html, not failed and not unfinished
 
 
-def _drop_chunk_lines(out: Out) -> Out:
-    """Launch's per-chunk counter is replaced by the per-run progress line."""
-    return lambda line: None if line.endswith("chunks ended") else out(line)
+def _report_or_say_why(study: Study, table: pd.DataFrame, out: Out) -> Path:
+    """The report, or (when the finished runs are too few to analyse) one line saying why."""
+    from analysis.errors import AnalysisError
+
+    try:
+        return write_report(study, table, out)
+    except AnalysisError as error:
+        out(f"no report yet: {error}")
+        return Path(study.results_dir) / "report.html"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline run", description=__doc__.splitlines()[0])
-    parser.add_argument("--study", default="demo", help="study name (pipeline/studies/<name>.yaml) or path")
+    parser = ArgumentParser(prog="python -m pipeline run", description=__doc__.splitlines()[0])
+    add_study_arguments(parser)
+    parser.set_defaults(study="demo")
+    for action in parser._actions:
+        if action.dest == "study":
+            action.required, action.help = (
+                False,
+                "study name (pipeline/studies/<name>.yaml) or path; default demo",
+            )
     parser.add_argument("--executor", choices=EXECUTOR_KINDS, help="override the study's executor.kind")
-    parser.add_argument("--data-root", help="where prepared datasets live (overrides the study)")
-    parser.add_argument("--results-dir", help="study output folder (overrides the study)")
     parser.add_argument("--device", help="cuda or cpu (default: cuda when available)")
     parser.add_argument("--no-report", action="store_true", help="stop after collect")
     args = parser.parse_args(argv)
     study = load_study(args.study, data_root=args.data_root, results_dir=args.results_dir)
-    html = run_study(study, kind=args.executor, device=args.device, report=not args.no_report)
-    print(f"report: {html.resolve()}", flush=True)
-    return 0
+    html, complete = run_study(study, kind=args.executor, device=args.device, report=not args.no_report)
+    if html.is_file():
+        print(f"report: {html.resolve()}", flush=True)
+    return 0 if complete else 1
 
 
 if __name__ == "__main__":

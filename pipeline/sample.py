@@ -11,10 +11,8 @@ flat per-stage copies `d1..d4`, `w1..w4`, `b1..b4`, `g1..g4`. It is written to a
 
 from __future__ import annotations
 
-import argparse
-import os
+import json
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,14 +20,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from anynet import sample_archs
-from anynet.sampler import Sample
-from pipeline.cli import run_cli
+from anynet.sampler import Sample, sample_archs
+from pipeline import fsio
+from pipeline.cli import ArgumentParser, run_cli
 from pipeline.errors import PipelineError
+from pipeline.layout import ARCH_FILE, SPACE_KEY, check_space, space_record
+from pipeline.study import Study, load_study
+from pipeline.validate import finite_float, non_negative_int, positive_int
 
-ARCH_FILE = "architectures.parquet"
 _STAGE_COLUMNS = {"depths": "d", "widths": "w", "bottleneck_ratios": "b", "group_widths": "g"}
 LIST_COLUMNS = (*_STAGE_COLUMNS, "strides")
 COLUMNS = (
@@ -62,7 +61,7 @@ def sample_table(
 
 
 def _sample(n, seed, flops_mf, strides, im_size=224, num_classes=1000) -> Sample:
-    _check(n, seed, flops_mf, strides)
+    """anynet.sample_archs with the band in MF; its argument checks become one SampleError."""
     lo, hi = flops_mf
     try:
         return sample_archs(
@@ -74,23 +73,11 @@ def _sample(n, seed, flops_mf, strides, im_size=224, num_classes=1000) -> Sample
             num_classes=num_classes,
         )
     except (ValueError, RuntimeError) as error:
-        raise SampleError(str(error)) from error
-
-
-def _check(n: Any, seed: Any, flops_mf: Any, strides: Any) -> None:
-    problems = []
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        problems.append(f"--n {n!r}: the number of architectures must be a positive integer")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        problems.append(f"--seed {seed!r}: must be a non-negative integer")
-    if len(flops_mf) != 2 or not 0 <= flops_mf[0] < flops_mf[1]:
-        problems.append(
-            f"--flops {' '.join(map(str, flops_mf))}: needs LO HI in MF with 0 <= LO < HI, e.g. 360 400"
-        )
-    if len(strides) != 4 or any(s not in (1, 2) for s in strides):
-        problems.append(f"--strides {' '.join(map(str, strides))}: needs 4 stage strides, each 1 or 2")
-    if problems:
-        raise SampleError("; ".join(problems))
+        band = f"{lo:g} {hi:g}"
+        raise SampleError(
+            f"cannot sample --n {n} --seed {seed} --flops {band} (MF) --strides "
+            f"{' '.join(map(str, strides))}: {error}"
+        ) from error
 
 
 def _table(sample: Sample) -> pd.DataFrame:
@@ -109,45 +96,31 @@ def _table(sample: Sample) -> pd.DataFrame:
     return frame[list(COLUMNS)]
 
 
-def write_table(frame: pd.DataFrame, out: Path) -> Path:
-    """Write the table to `out` atomically (a temporary file in the same folder, then a rename)."""
-    out = Path(out)
+def write_table(frame: pd.DataFrame, out: Path, space: dict[str, Any] | None = None) -> Path:
+    """Write the table to `out` atomically, typed, with the `space` that made it in the schema metadata."""
+    fields = [pa.field(c, pa.list_(pa.int64()) if c in LIST_COLUMNS else pa.int64()) for c in COLUMNS]
+    metadata = {SPACE_KEY: json.dumps(space, sort_keys=True).encode()} if space is not None else None
+    table = pa.Table.from_pandas(frame, schema=pa.schema(fields, metadata=metadata), preserve_index=False)
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-        os.close(handle)
+        return fsio.write_table(table, out)
+    except PipelineError:
+        raise
     except OSError as error:
         raise SampleError(f"cannot write {out}: {error.strerror or error}; choose another --out") from error
-    try:
-        fields = [pa.field(c, pa.list_(pa.int64()) if c in LIST_COLUMNS else pa.int64()) for c in COLUMNS]
-        pq.write_table(pa.Table.from_pandas(frame, schema=pa.schema(fields), preserve_index=False), tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
 
 
-def sample_study(study: Any) -> Path:
-    """Write `<results_dir>/architectures.parquet` from the study's space unless it exists; its path."""
+def sample_study(study: Study, *, force: bool = False) -> tuple[Path, bool]:
+    """Write `<results_dir>/architectures.parquet` from the study's space unless it is already there;
+    (path, written). A file sampled from another space is refused (StudyError with the fix) unless `force`."""
     out = Path(study.results_dir) / ARCH_FILE
-    if out.is_file():
-        return out
+    if out.is_file() and not force:
+        check_space(study, out)
+        return out, False
     space = study.space
-    if getattr(space, "max_depth", 16) != 16 or getattr(space, "max_width", 1024) != 1024:
-        raise SampleError(
-            f"study {getattr(study, 'name', '?')!r}: space.max_depth/max_width other than 16/1024 are not "
-            "supported by the AnyNetX sampler; remove them from the study's space"
-        )
     sample = _sample(
-        space.n,
-        space.seed,
-        tuple(space.flops_mf),
-        tuple(space.strides),
-        getattr(space, "im_size", 224),
-        getattr(space, "num_classes", 1000),
+        space.n, space.seed, tuple(space.flops_mf), tuple(space.strides), space.im_size, space.num_classes
     )
-    return write_table(_table(sample), out)
+    return write_table(_table(sample), out, space_record(study)), True
 
 
 def summary(frame: pd.DataFrame, sample: Sample | None = None) -> str:
@@ -168,19 +141,29 @@ def summary(frame: pd.DataFrame, sample: Sample | None = None) -> str:
     return "\n".join(lines)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def _parser() -> ArgumentParser:
+    parser = ArgumentParser(
         prog="python -m pipeline sample",
         description="Sample AnyNetX architectures in a flops band (counted at 224×224, 1000 classes).",
     )
     parser.add_argument("--study", help="a study name or YAML path: sample its space into its results_dir")
-    parser.add_argument("--n", type=int, help=f"number of architectures (default {DEFAULTS['n']})")
-    parser.add_argument("--seed", type=int, help=f"random seed (default {DEFAULTS['seed']})")
     parser.add_argument(
-        "--flops", nargs=2, type=float, metavar=("LO", "HI"), help="band in MF (default 360 400)"
+        "--force",
+        action="store_true",
+        help="with --study: re-sample even if architectures.parquet exists (another space)",
+    )
+    parser.add_argument("--n", type=positive_int, help=f"number of architectures (default {DEFAULTS['n']})")
+    parser.add_argument("--seed", type=non_negative_int, help=f"random seed (default {DEFAULTS['seed']})")
+    parser.add_argument(
+        "--flops", nargs=2, type=finite_float, metavar=("LO", "HI"), help="band in MF (default 360 400)"
     )
     parser.add_argument(
-        "--strides", nargs=4, type=int, metavar="S", help="stage strides (default 1 2 2 2, T22)"
+        "--strides",
+        nargs=4,
+        type=int,
+        choices=(1, 2),
+        metavar="S",
+        help="stage strides (default 1 2 2 2, T22)",
     )
     parser.add_argument("--out", type=Path, help=f"output parquet or folder (default {DEFAULTS['out']})")
     return parser
@@ -204,16 +187,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"--study takes n, seed, flops, strides and the output folder from the study file; "
                 f"drop {' '.join(given)} or edit the study's space"
             )
-        from pipeline.study import load_study
-
         study = load_study(args.study)
-        out = Path(study.results_dir) / ARCH_FILE
-        existed = out.is_file()
-        sample_study(study)
-        frame = pd.read_parquet(out)
-        state = "already there, left as is" if existed else "written"
+        out, written = sample_study(study, force=args.force)
+        frame = fsio.read_table(out)
+        state = "written" if written else "already there (sampled from this space), left as is"
         print(f"{out}: {state}\n{summary(frame)}")
         return 0
+    if args.force:
+        raise SampleError("--force only applies with --study (without it, --out is always written)")
     opts = {name: DEFAULTS[name] if getattr(args, name) is None else getattr(args, name) for name in DEFAULTS}
     out = Path(opts["out"])
     if out.is_dir():

@@ -1,193 +1,191 @@
-"""`python -m pipeline status --study X`: done / running / pending / failed runs per task.
+"""`python -m pipeline status --study X`: done / running / pending / failed runs per task, with an ETA.
 
-The truth is the result files and `squeue`, never sacct (absent on small clusters):
-- done: `runs/<task>/<key>.parquet` exists (status ok or diverged; only names are listed, nothing is read);
-- failed: the worker left `<key>.failed.json`, or the run's chunk job ended without finishing it (the error
-  is the last line of submitit's pickled exception, else of the job's stderr);
-- running: `<key>.started.json` exists and its job is still alive (in squeue, or a live local pid);
-- pending: everything else in the plan.
+The plan is computed fresh from the study, its data and architectures (never read from an old file), so
+status, launch and collect always agree on which runs there are. The truth about each run is its files
+and `squeue`, never sacct (absent on small clusters):
+- done: a complete `runs/<task>/<key>.parquet` (a damaged one is listed and counted as pending: the next
+  launch trains it again);
+- running: a live claim (`<key>.claim`) whose job is running (in squeue as RUNNING, or a live local pid);
+- pending: queued or never launched; "requeued" counts pending runs whose job is back in the queue after
+  a timeout or preemption (it started before: a claim or a checkpoint exists);
+- failed: the worker left `<key>.failed.json`, or the run's chunk job ended with an error (the error is the
+  last line of submitit's pickled outcome, else of the job's log; a job killed by a signal says so);
+- relaunch: the run's chunk job is gone from the queue without finishing it or reporting an error (e.g.
+  cancelled before it started); `launch` submits it again.
 """
 
 from __future__ import annotations
 
-import argparse
-import getpass
-import json
-import os
-import pickle
-import shutil
-import socket
-import subprocess
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from pipeline import runs
+from pipeline import fsio, jobs, layout
+from pipeline.cli import ArgumentParser
+from pipeline.launch import add_study_arguments, current_plan
 from pipeline.study import Study, load_study
 
-STATES = ("done", "running", "pending", "failed")
-
-
-def squeue_states(user: str | None = None) -> dict[str, str]:
-    """{job id (array tasks as `<job>_<index>`): state} of the user's jobs; empty without SLURM."""
-    if shutil.which("squeue") is None:
-        return {}
-    cmd = ["squeue", "-h", "-r", "-o", "%i|%T", "-u", user or getpass.getuser()]
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return {}
-    if out.returncode != 0:
-        return {}
-    states = {}
-    for line in out.stdout.splitlines():
-        if "|" in line:
-            job, state = line.strip().split("|", 1)
-            states[job] = state
-    return states
-
-
-class _PlainUnpickler(pickle.Unpickler):
-    """Reads submitit's ("error", traceback) outcome tuples; refuses every class or function."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        raise pickle.UnpicklingError(f"refusing {module}.{name}")
-
-
-def job_error(result_pickle: str | None, stderr: str | None) -> str | None:
-    """Last line of a finished job's error (pickled exception, else stderr); None if it succeeded."""
-    if result_pickle and Path(result_pickle).is_file():
-        try:
-            with open(result_pickle, "rb") as handle:
-                outcome = _PlainUnpickler(handle).load()
-        except Exception:  # a success outcome holding objects, or a truncated file
-            outcome = None
-        if isinstance(outcome, tuple) and len(outcome) == 2 and outcome[0] == "error":
-            return _last_line(str(outcome[1]))
-        if outcome is not None:
-            return None
-    if stderr and Path(stderr).is_file():
-        return _last_line(Path(stderr).read_text(errors="replace")[-20000:]) or "job ended without a result"
-    return None
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else ""
-
-
-def _pid_alive(info: dict[str, Any]) -> bool:
-    if info.get("host") != socket.gethostname():
-        return True  # another machine's local run: trust the marker
-    try:
-        os.kill(int(info["pid"]), 0)
-    except (OSError, KeyError, ValueError):
-        return False
-    return True
-
-
-def load_plan(study: Study) -> pd.DataFrame:
-    """The plan launch wrote (no data needed), else computed from the data and architectures."""
-    path = Path(study.results_dir) / "plan.parquet"
-    if path.is_file():
-        plan = pd.read_parquet(path)
-        return plan[plan["task"].isin(list(study.tasks))]
-    from pipeline.launch import plan_launch
-
-    return plan_launch(study, kind="debug").plan
+STATES = ("done", "running", "pending", "failed", "relaunch")
+RUNNING = frozenset({"RUNNING", "COMPLETING"})
 
 
 def study_status(
-    study: Study, *, queue: dict[str, str] | None = None
-) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    """(one row per task: done, running, pending, failed, total; failures: task, run_key, chunk, error)."""
-    from pipeline.launch import launch_records
-
-    plan = load_plan(study)
-    queue = squeue_states() if queue is None else queue
-    # the latest job of each (task, chunk) from the launch records
-    jobs: dict[tuple[str, int], dict[str, Any]] = {}
-    for record in launch_records(study.results_dir):
-        for job in record.get("jobs", []):
-            jobs[(job["task"], int(job["chunk"]))] = job
-    rows, failures = [], []
+    study: Study, *, queue: dict[str, str] | None = None, plan: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, list[dict[str, Any]], list[Path]]:
+    """(one row per task: STATES, requeued, total, eta_s; failures: task, run_key, chunk, error; damaged
+    result files). `queue` is {job id: state} (None: ask squeue; squeue unreachable: jobs are unknown)."""
+    plan = current_plan(study) if plan is None else plan
+    queue = jobs.squeue_states() if queue is None else queue
+    latest = jobs.latest_jobs(study.results_dir)
+    rows, failures, damaged = [], [], []
     for task in study.tasks:
         mine = plan[plan["task"] == task]
-        done = runs.finished_keys(study.results_dir, task)
-        folder = runs.runs_dir(study.results_dir, task)
-        names = set(os.listdir(folder)) if folder.is_dir() else set()
-        counts = dict.fromkeys(STATES, 0)
+        done = layout.finished_keys(study.results_dir, task)
+        damaged += layout.damaged_results(study.results_dir, task)
+        folder = layout.runs_dir(study.results_dir, task)
+        names = set(p.name for p in folder.iterdir()) if folder.is_dir() else set()
+        counts = dict.fromkeys((*STATES, "requeued"), 0)
         chunk_errors: dict[int, str | None] = {}
         for key, chunk, arch_id in zip(mine["run_key"], mine["chunk"], mine["arch_id"], strict=True):
-            if key in done:
-                counts["done"] += 1
-                continue
-            job = jobs.get((task, int(chunk)))
-            alive = bool(job and job.get("job_id") and job["job_id"] in queue)
-            if f"{key}.started.json" in names:
-                info = _read_json(folder / f"{key}.started.json")
-                if (info.get("job_id") and info["job_id"] in queue) or (
-                    not info.get("job_id") and _pid_alive(info)
-                ):
-                    counts["running"] += 1
-                    continue
-            if f"{key}.failed.json" in names and not alive:
-                info = _read_json(folder / f"{key}.failed.json")
-                counts["failed"] += 1
-                failures.append(_failure(task, key, arch_id, chunk, info.get("error", "unknown error")))
-                continue
-            if job and (job.get("job_id") or job.get("state") == "failed") and not alive:
-                if int(chunk) not in chunk_errors:
-                    chunk_errors[int(chunk)] = job.get("error") or job_error(
-                        job.get("result_pickle"), job.get("stderr")
-                    )
-                if chunk_errors[int(chunk)]:
-                    counts["failed"] += 1
-                    failures.append(_failure(task, key, arch_id, chunk, chunk_errors[int(chunk)]))
-                    continue
-            counts["pending"] += 1
-        rows.append({"task": task, **counts, "total": len(mine)})
-    return pd.DataFrame(rows, columns=["task", *STATES, "total"]), failures
+            state, error = _run_state(study, task, key, int(chunk), done, names, latest, queue, chunk_errors)
+            counts[state] += 1
+            if state == "pending" and _started_before(study, task, key, names):
+                job = latest.get((task, int(chunk)))
+                if job and queue and queue.get(job.get("job_id")) in jobs.PENDING_STATES:
+                    counts["requeued"] += 1
+            if state == "failed":
+                failures.append(
+                    {
+                        "task": task,
+                        "run_key": key,
+                        "arch_id": int(arch_id),
+                        "chunk": int(chunk),
+                        "error": error,
+                    }
+                )
+        rows.append(
+            {"task": task, **counts, "total": len(mine), "eta_s": task_eta(study, task, done, counts)}
+        )
+    columns = ["task", *STATES, "requeued", "total", "eta_s"]
+    return pd.DataFrame(rows, columns=columns), failures, damaged
 
 
-def _failure(task: str, key: str, arch_id: Any, chunk: Any, error: str) -> dict[str, Any]:
-    return {"task": task, "run_key": key, "arch_id": int(arch_id), "chunk": int(chunk), "error": error}
+def _run_state(
+    study: Study,
+    task: str,
+    key: str,
+    chunk: int,
+    done: set[str],
+    names: set[str],
+    latest: dict,
+    queue: dict[str, str] | None,
+    chunk_errors: dict[int, str | None],
+) -> tuple[str, Any]:
+    """One run's state and, when failed, its error line (see the module docstring)."""
+    if key in done:
+        return "done", None
+    if f"{key}.claim" in names:
+        path = layout.claim_path(study.results_dir, task, key)
+        owner = jobs.read_owner(path)
+        if jobs.is_live(path, owner, queue) and (
+            not (owner and owner.job_id) or queue is None or queue.get(owner.job_id) in RUNNING
+        ):
+            return "running", None
+    job = latest.get((task, chunk))
+    job_id = job.get("job_id") if job else None
+    # local/debug jobs carry the state they ended in; a SLURM job has ended when squeue no longer lists it
+    ended = job is not None and (
+        "state" in job or (job_id is not None and queue is not None and job_id not in queue)
+    )
+    if f"{key}.failed.json" in names and (job is None or ended):
+        info = fsio.read_json_or(layout.failure_path(study.results_dir, task, key), {})
+        return "failed", info.get("error", "unknown error") if isinstance(info, dict) else "unknown error"
+    if not ended:
+        return "pending", None  # never launched, still queued, or the queue cannot be asked
+    if chunk not in chunk_errors:
+        chunk_errors[chunk] = job.get("error") or jobs.job_error(job.get("result_pickle"), job.get("stderr"))
+    if chunk_errors[chunk]:
+        return "failed", chunk_errors[chunk]
+    return "relaunch", None  # its job ended without finishing it or saying why (e.g. cancelled unstarted)
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
+def _started_before(study: Study, task: str, key: str, names: set[str]) -> bool:
+    return f"{key}.claim" in names or layout.checkpoint_path(study.results_dir, task, key).is_file()
 
 
-def format_status(table: pd.DataFrame, failures: list[dict[str, Any]], *, max_failures: int = 20) -> str:
-    lines = [f"{'task':<16} {'done':>7} {'running':>8} {'pending':>8} {'failed':>7} {'total':>7}"]
+def task_eta(
+    study: Study, task: str, done: set[str], counts: dict[str, int], sample: int = 50
+) -> float | None:
+    """Seconds until a task's remaining runs are done: the median training time of (up to `sample`) of
+    its finished runs x runs left / runs running now (at least 1). None before any run finished."""
+    left = counts["pending"] + counts["running"] + counts["relaunch"] + counts["failed"]
+    if not done or left == 0:
+        return None if left else 0.0
+    files = [layout.result_path(study.results_dir, task, k) for k in sorted(done)[:sample]]
+    rows, _ = layout.read_rows(files)
+    if rows.empty or "train_seconds" not in rows:
+        return None
+    per_run = float(pd.to_numeric(rows["train_seconds"], errors="coerce").median())
+    return None if math.isnan(per_run) else per_run * left / max(1, counts["running"])
+
+
+def _eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    return f"{seconds / 60:.0f}m" if seconds < 5400 else f"{seconds / 3600:.1f}h"
+
+
+def format_status(
+    table: pd.DataFrame,
+    failures: list[dict[str, Any]],
+    damaged: Sequence[Path] = (),
+    *,
+    max_failures: int = 20,
+) -> str:
+    lines = [
+        f"{'task':<16} {'done':>7} {'running':>8} {'pending':>8} {'failed':>7} {'relaunch':>9} "
+        f"{'total':>7}  ETA"
+    ]
     for r in table.itertuples():
-        lines.append(f"{r.task:<16} {r.done:>7} {r.running:>8} {r.pending:>8} {r.failed:>7} {r.total:>7}")
-    sums = table[[*list(STATES), "total"]].sum()
+        requeued = f" ({r.requeued} requeued)" if r.requeued else ""
+        lines.append(
+            f"{r.task:<16} {r.done:>7} {r.running:>8} {r.pending:>8} {r.failed:>7} {r.relaunch:>9} "
+            f"{r.total:>7}  {_eta(r.eta_s)}{requeued}"
+        )
+    sums = table[[*STATES, "total"]].sum()
     lines.append(
         f"{'all':<16} {sums['done']:>7} {sums['running']:>8} {sums['pending']:>8} {sums['failed']:>7} "
-        f"{sums['total']:>7}"
+        f"{sums['relaunch']:>9} {sums['total']:>7}"
     )
+    for path in damaged:
+        lines.append(f"damaged: {path}; it will be trained again")
     for f in failures[:max_failures]:
         lines.append(
             f"failed: {f['task']} arch {f['arch_id']} ({f['run_key']}, chunk {f['chunk']}): {f['error']}"
         )
     if len(failures) > max_failures:
         lines.append(f"... and {len(failures) - max_failures} more failures")
+    if sums["relaunch"] or sums["failed"]:
+        lines.append(
+            "runs to relaunch or failed are submitted again by: python -m pipeline launch --study ..."
+        )
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline status", description=__doc__.splitlines()[0])
-    parser.add_argument("--study", required=True, help="study name or path (e.g. results/<study>/study.yaml)")
-    parser.add_argument("--data-root", help="where prepared datasets live (overrides the study)")
-    parser.add_argument("--results-dir", help="study output folder (overrides the study)")
+    parser = ArgumentParser(prog="python -m pipeline status", description=__doc__.splitlines()[0])
+    add_study_arguments(parser)
     args = parser.parse_args(argv)
     study = load_study(args.study, data_root=args.data_root, results_dir=args.results_dir)
-    table, failures = study_status(study)
-    print(format_status(table, failures))
+    table, failures, damaged = study_status(study)
+    print(
+        format_status(table, failures, damaged).replace(
+            "--study ...", f"--study {layout.study_argument(study)}"
+        )
+    )
     return 1 if failures else 0

@@ -1,10 +1,14 @@
 """Study files: load a study YAML, resolve every task's recipe, and validate everything up front.
 
 A study is a design space, a set of tasks (dataset + variant + recipe), a reference task and executor
-settings (schema in docs/internals.md). `load_study` collects every problem it finds (unknown keys with the
-allowed ones, missing keys, values of the wrong type, unknown datasets, a reference that is not a task) and
-raises them together as one `StudyError`, so a typo is found before five hundred jobs are submitted.
-`check_data` says which datasets are not prepared yet and the command that prepares each.
+settings (schema in docs/internals.md). `load_study` collects every problem it finds — unknown keys with
+the allowed ones, missing keys, values of the wrong type or outside their range, names that cannot be
+folder names, unknown datasets, duplicate seeds, a reference that is not a task — and raises them together
+as one `StudyError`, so a typo is found before five hundred jobs are submitted. The YAML is read strictly
+(UTF-8, no duplicate keys, `5e-5` is a number: `pipeline.fsio.parse_yaml`).
+
+A `ladder:` section generates proxy tasks of one task (pipeline.ladder); `replicates:` adds extra-seed runs
+of a drawn subset of the architectures (pipeline.plan).
 """
 
 from __future__ import annotations
@@ -16,13 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from pipeline import fsio, validate
+from pipeline.data.catalogue import METRICS, list_datasets, load_entry
+from pipeline.data.variants import canonical_variant
+from pipeline.errors import DatasetError, PipelineError, StudyError
 
-from pipeline.errors import DatasetError, StudyError
-
-STUDIES_DIR = Path(__file__).parent / "studies"
+STUDIES_DIR = Path(__file__).parent / "studies"  # package data (shipped in the wheel)
 ROLES = ("reference", "proxy", "target")
-METRICS = ("top1", "top5")
 EXECUTOR_KINDS = ("slurm", "local", "debug")
 
 
@@ -51,12 +55,13 @@ class Recipe:
     lr_min: float = 0.0
     weight_decay: float = 5e-5
     schedule: str = "cosine"  # half-period cosine ("cosine") or "constant"
-    schedule_unit: str = "step"  # the cosine advances per optimizer "step" or per "epoch"
+    schedule_unit: str = "step"  # the cosine advances per optimizer "step" or once per "epoch" (pycls)
     warmup_epochs: float = 0.0
     batch_size: int = 128
     eval_batch_size: int = 256
     label_smoothing: float = 0.0
     resolution: int | None = None
+    precise_bn_batches: int = 0  # >0: recompute BN statistics on this many training batches before eval
     compile: bool = False  # torch.compile the model (CUDA only)
 
 
@@ -71,6 +76,7 @@ class Task:
     role: str = "target"
     proxy: str | None = None
     dataset_file: str | None = None  # a user's own catalogue YAML (absolute path); `dataset` is its name
+    rung: Mapping[str, Any] | None = None  # a ladder rung: {of, factor, value} (pipeline.ladder)
 
     @property
     def entry(self) -> str:
@@ -81,6 +87,16 @@ class Task:
     def variant_json(self) -> str:
         """The variant as canonical JSON ("null" for the whole store): stable across processes."""
         return json.dumps(dict(self.variant) if self.variant else None, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Replicates:
+    """Extra seeds for `archs` architectures drawn with `seed`, on `tasks` (None: every task)."""
+
+    archs: int
+    seeds: tuple[int, ...]
+    tasks: tuple[str, ...] | None = None
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -98,7 +114,10 @@ class ExecutorSpec:
     gpus_per_node: int | None = None
     mem_gb: float | None = None
     partition: str | None = None
+    threads_per_job: int = 1  # torch CPU threads of each job (results depend on it; recorded per run)
+    local_jobs: int | None = None  # local executor: jobs at once (None: cores // threads_per_job)
     slurm: Mapping[str, Any] = field(default_factory=dict)
+    given: tuple[str, ...] = field(default=(), compare=False)  # keys the study set (they override a profile)
 
 
 @dataclass(frozen=True)
@@ -112,6 +131,9 @@ class Study:
     executor: ExecutorSpec
     recipe: Mapping[str, Any] = field(default_factory=dict)  # the study-wide defaults, as written
     seeds: tuple[int, ...] = (0,)
+    replicates: Replicates | None = None
+    keep_weights: str = "best-5"  # none | all | best-K (per task, decided at collect)
+    ladder: Mapping[str, Any] | None = None  # the ladder section as written (its tasks are in `tasks`)
     description: str = ""
     source: Path | None = None
 
@@ -125,6 +147,8 @@ class Study:
             "space": _plain(dataclasses.asdict(self.space)),
             "reference": self.reference,
             "seeds": list(self.seeds),
+            "replicates": None if self.replicates is None else _plain(dataclasses.asdict(self.replicates)),
+            "keep_weights": self.keep_weights,
             "recipe": dict(self.recipe),
             "tasks": {
                 name: {
@@ -133,10 +157,11 @@ class Study:
                     "role": t.role,
                     "proxy": t.proxy,
                     "recipe": dataclasses.asdict(t.recipe),
+                    **({"rung": _plain(t.rung)} if t.rung else {}),
                 }
                 for name, t in self.tasks.items()
             },
-            "executor": _plain(dataclasses.asdict(self.executor)),
+            "executor": _plain({k: v for k, v in dataclasses.asdict(self.executor).items() if k != "given"}),
         }
 
 
@@ -149,10 +174,10 @@ def _plain(value: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------- schema
-# key -> (expected kind, required). Kinds: int, float (int accepted), bool, str, path, intlist, floatpair,
-# mapping, optional variants ("?int") accept null.
+# key -> (kind, required). Kinds: int, float (int accepted), bool, str, name, intlist, floatpair, strlist,
+# mapping; a leading "?" accepts null.
 _TOP = {
-    "name": ("str", True),
+    "name": ("name", True),
     "description": ("?str", False),
     "data_root": ("str", False),
     "results_dir": ("str", False),
@@ -162,6 +187,9 @@ _TOP = {
     "tasks": ("mapping", True),
     "executor": ("mapping", False),
     "seeds": ("intlist", False),
+    "replicates": ("?mapping", False),
+    "keep_weights": ("str", False),
+    "ladder": ("?mapping", False),
 }
 _SPACE = {
     "n": ("int", True),
@@ -187,6 +215,7 @@ _RECIPE = {
     "eval_batch_size": ("int", False),
     "label_smoothing": ("float", False),
     "resolution": ("?int", False),
+    "precise_bn_batches": ("int", False),
     "compile": ("bool", False),
 }
 _TASK = {
@@ -195,6 +224,7 @@ _TASK = {
     "role": ("str", False),
     "proxy": ("?str", False),
     "recipe": ("mapping", False),
+    "rung": ("?mapping", False),
 }
 _EXECUTOR = {
     "kind": ("str", False),
@@ -208,7 +238,15 @@ _EXECUTOR = {
     "gpus_per_node": ("?int", False),
     "mem_gb": ("?float", False),
     "partition": ("?str", False),
+    "threads_per_job": ("int", False),
+    "local_jobs": ("?int", False),
     "slurm": ("mapping", False),
+}
+_REPLICATES = {
+    "archs": ("int", True),
+    "seeds": ("intlist", True),
+    "tasks": ("?strlist", False),
+    "seed": ("int", False),
 }
 _CHOICES = {
     "recipe.metric": METRICS,
@@ -217,23 +255,55 @@ _CHOICES = {
     "recipe.schedule_unit": ("step", "epoch"),
     "executor.kind": EXECUTOR_KINDS,
 }
+# Ranges: key -> keyword arguments of validate.range_problem
+_RANGES: dict[str, dict[str, Any]] = {
+    "recipe.epochs": {"low": 1},
+    "recipe.momentum": {"low": 0, "high": 1, "high_open": True},
+    "recipe.lr": {"low": 0, "low_open": True},
+    "recipe.lr_min": {"low": 0},
+    "recipe.weight_decay": {"low": 0},
+    "recipe.warmup_epochs": {"low": 0},
+    "recipe.batch_size": {"low": 1},
+    "recipe.eval_batch_size": {"low": 1},
+    "recipe.label_smoothing": {"low": 0, "high": 1, "high_open": True},
+    "recipe.resolution": {"low": 8},
+    "recipe.precise_bn_batches": {"low": 0},
+    "space.n": {"low": 1},
+    "space.seed": {"low": 0},
+    "space.im_size": {"low": 8},
+    "space.num_classes": {"low": 1},
+    "executor.array_parallelism": {"low": 1},
+    "executor.runs_per_job": {"low": 1},
+    "executor.timeout_min": {"low": 1},
+    "executor.max_array_size": {"low": 1},
+    "executor.max_num_timeout": {"low": 0},
+    "executor.cpus_per_task": {"low": 1},
+    "executor.gpus_per_node": {"low": 0},
+    "executor.mem_gb": {"low": 0, "low_open": True},
+    "executor.threads_per_job": {"low": 1},
+    "executor.local_jobs": {"low": 1},
+    "replicates.archs": {"low": 0},
+    "replicates.seed": {"low": 0},
+}
 
 
 def _type_ok(kind: str, value: Any) -> bool:
     if kind.startswith("?"):
         return value is None or _type_ok(kind[1:], value)
     if kind == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
+        return validate.is_int(value)
     if kind == "float":
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if kind == "bool":
         return isinstance(value, bool)
-    if kind == "str":
+    if kind in ("str", "name"):
         return isinstance(value, str) and value != ""
     if kind == "mapping":
         return isinstance(value, Mapping)
     if kind == "intlist":
-        return isinstance(value, list) and all(_type_ok("int", v) for v in value) and len(value) > 0
+        return isinstance(value, list) and all(validate.is_int(v) for v in value) and len(value) > 0
+    if kind == "strlist":
+        return isinstance(value, list) and all(isinstance(v, str) and v for v in value) and len(value) > 0
     if kind == "floatpair":
         return isinstance(value, list) and len(value) == 2 and all(_type_ok("float", v) for v in value)
     raise AssertionError(kind)
@@ -244,17 +314,20 @@ _KIND_WORDS = {
     "float": "a number",
     "bool": "true or false",
     "str": "a non-empty string",
+    "name": "a non-empty string",
     "mapping": "a mapping",
     "intlist": "a list of integers",
+    "strlist": "a list of names",
     "floatpair": "a list of two numbers [low, high]",
 }
 
 
 def _check_section(where: str, data: Any, schema: dict, problems: list[str]) -> dict[str, Any]:
-    """Check one mapping against its schema; return the keys that passed."""
+    """Check one mapping against its schema (types, choices, ranges, names); return the keys that passed."""
     if not isinstance(data, Mapping):
         problems.append(f"{where}: must be a mapping, got {type(data).__name__} {data!r}")
         return {}
+    section = where.split(".")[-1] if "." in where else where
     good: dict[str, Any] = {}
     for key, value in data.items():
         if key not in schema:
@@ -265,9 +338,16 @@ def _check_section(where: str, data: Any, schema: dict, problems: list[str]) -> 
             word = _KIND_WORDS[kind.lstrip("?")] + (" or null" if kind.startswith("?") else "")
             problems.append(f"{where}.{key}: must be {word}, got {value!r}")
             continue
-        choices = _CHOICES.get(f"{where.split('.')[-1] if '.' in where else where}.{key}")
+        choices = _CHOICES.get(f"{section}.{key}")
         if choices and value not in choices:
             problems.append(f"{where}.{key}: {value!r} is not one of {', '.join(map(str, choices))}")
+            continue
+        bounds = _RANGES.get(f"{section}.{key}")
+        problem = validate.range_problem(value, **bounds) if bounds and value is not None else None
+        if kind == "name":
+            problem = validate.name_problem(value)
+        if problem:
+            problems.append(f"{where}.{key}: {problem}")
             continue
         good[key] = value
     for key, (_, required) in schema.items():
@@ -276,24 +356,8 @@ def _check_section(where: str, data: Any, schema: dict, problems: list[str]) -> 
     return good
 
 
-def _catalogue_datasets() -> tuple[set[str] | None, Any]:
-    """Names in the dataset catalogue and its `load_entry`, or (None, None) before the catalogue exists."""
-    try:
-        from pipeline.data import catalogue
-    except ImportError:
-        return None, None
-    return set(catalogue.list_datasets()), catalogue.load_entry
-
-
-def _catalogue_recipe(load_entry: Any, dataset: str) -> dict[str, Any]:
-    if load_entry is None:
-        return {}
-    recipe = getattr(load_entry(dataset), "recipe", None) or {}
-    return {k: v for k, v in dict(recipe).items() if k in ("epochs", "metric")}
-
-
 def resolve_path(name_or_path: str | Path) -> Path:
-    """`demo` -> pipeline/studies/demo.yaml; anything with a suffix or a separator is a path."""
+    """`demo` -> the shipped pipeline/studies/demo.yaml; anything with a suffix or a separator is a path."""
     text = str(name_or_path)
     if text.endswith((".yaml", ".yml")) or "/" in text or Path(text).is_file():
         path = Path(text)
@@ -311,9 +375,9 @@ def load_study(
     """Load, resolve and validate a study; every problem is reported at once as one StudyError."""
     path = resolve_path(name_or_path)
     try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise StudyError(f"{path}: not valid YAML ({error})") from error
+        raw = fsio.read_yaml(path)
+    except PipelineError as error:
+        raise StudyError(str(error)) from None
     return study_from_dict(raw, source=path, data_root=data_root, results_dir=results_dir)
 
 
@@ -331,80 +395,39 @@ def study_from_dict(
     space_raw = _check_section("space", top.get("space", {}), _SPACE, problems) if "space" in top else {}
     defaults = _check_section("recipe", top.get("recipe", {}), _RECIPE, problems)
     exec_raw = _check_section("executor", top.get("executor", {}), _EXECUTOR, problems)
-    for key in ("runs_per_job", "array_parallelism", "timeout_min"):
-        if key in exec_raw and exec_raw[key] < 1:
-            problems.append(f"executor.{key}: must be at least 1, got {exec_raw[key]}")
-    if "flops_mf" in space_raw and space_raw["flops_mf"][0] > space_raw["flops_mf"][1]:
-        problems.append(f"space.flops_mf: low must not exceed high, got {space_raw['flops_mf']}")
-    if "strides" in space_raw and len(space_raw["strides"]) != 4:
-        problems.append(f"space.strides: must list 4 stage strides, got {space_raw['strides']}")
+    _check_space(space_raw, problems)
+    seeds = tuple(top.get("seeds", (0,)))
+    _check_seeds("seeds", seeds, problems)
+    replicates = _replicates(top.get("replicates"), seeds, problems)
+    keep_weights = _keep_weights(top.get("keep_weights", "best-5"), problems)
 
-    known, load_entry = _catalogue_datasets()
-    tasks: dict[str, Task] = {}
-    tasks_raw = top.get("tasks", {})
+    tasks_raw = dict(top.get("tasks", {}))
     if "tasks" in top and not tasks_raw:
         problems.append("tasks: must name at least one task")
-    for name, spec in tasks_raw.items():
-        t = _check_section(f"tasks.{name}", spec, _TASK, problems)
-        task_recipe = _check_section(f"tasks.{name}.recipe", t.get("recipe", {}), _RECIPE, problems)
-        dataset = t.get("dataset")
-        if dataset is None:
-            continue
-        dataset_file = None
-        if str(dataset).endswith((".yaml", ".yml")):  # a user's own dataset (datasets/imagefolder.yaml)
-            found = _dataset_file(str(dataset), source)
-            if found is None or load_entry is None:
-                problems.append(
-                    f"tasks.{name}.dataset: no dataset file {dataset!r} (looked beside the study file "
-                    f"and in {Path.cwd()}); copy datasets/imagefolder.yaml there"
-                )
-                continue
-            try:
-                dataset_file, dataset = str(found), load_entry(found).name
-            except DatasetError as error:
-                problems.append(f"tasks.{name}.dataset: {error}")
-                continue
-        elif known is not None and dataset not in known:
-            problems.append(
-                f"tasks.{name}.dataset: unknown dataset {dataset!r} (catalogue: {', '.join(sorted(known))})"
-            )
-            continue
+    if top.get("ladder") is not None:
+        from pipeline.ladder import expand_ladder
+
         try:
-            catalogue_recipe = _catalogue_recipe(load_entry, dataset_file or dataset)
-        except DatasetError as error:
-            problems.append(f"tasks.{name}.dataset: catalogue entry {dataset!r} is unusable: {error}")
-            continue
-        merged = {**defaults, **catalogue_recipe, **task_recipe}
-        missing = [k for k in ("epochs", "metric") if k not in merged]
-        if missing:
-            problems.append(
-                f"tasks.{name}.recipe: missing key(s) {', '.join(map(repr, missing))} "
-                f"(not in the study recipe, the catalogue entry or the task)"
-            )
-            continue
-        for key in ("epochs", "batch_size", "eval_batch_size"):
-            if key in merged and merged[key] < 1:
-                problems.append(f"tasks.{name}.recipe.{key}: must be at least 1, got {merged[key]}")
-        role = t.get("role", "reference" if name == top.get("reference") else "target")
-        if role not in ROLES:
-            problems.append(f"tasks.{name}.role: {role!r} is not one of {', '.join(ROLES)}")
-        tasks[name] = Task(
-            name=name,
-            dataset=dataset,
-            recipe=Recipe(**merged),
-            variant=t.get("variant") or None,
-            role=role,
-            proxy=t.get("proxy"),
-            dataset_file=dataset_file,
-        )
+            tasks_raw.update(expand_ladder(top["ladder"], tasks_raw))
+        except StudyError as error:
+            problems.append(f"ladder: {error}")
+    tasks = {}
+    for name, spec in tasks_raw.items():
+        task = _task(name, spec, defaults, top, source, problems)
+        if task is not None:
+            tasks[name] = task
     for name, task in tasks.items():
         if task.proxy is not None and task.proxy not in tasks_raw:
             problems.append(
                 f"tasks.{name}.proxy: {task.proxy!r} is not a task (tasks: {', '.join(tasks_raw)})"
             )
     reference = top.get("reference")
-    if reference is not None and isinstance(tasks_raw, Mapping) and reference not in tasks_raw:
+    if reference is not None and reference not in tasks_raw:
         problems.append(f"reference: {reference!r} is not among the tasks ({', '.join(tasks_raw)})")
+    if replicates is not None and replicates.tasks is not None:
+        unknown = [t for t in replicates.tasks if t not in tasks_raw]
+        if unknown:
+            problems.append(f"replicates.tasks: {unknown} are not tasks (tasks: {', '.join(tasks_raw)})")
     if problems:
         raise StudyError(f"{where}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
 
@@ -420,10 +443,142 @@ def study_from_dict(
         space=Space(**space_raw),
         reference=reference,
         tasks=tasks,
-        executor=ExecutorSpec(**exec_raw),
+        executor=ExecutorSpec(**exec_raw, given=tuple(exec_raw)),
         recipe=defaults,
-        seeds=tuple(top.get("seeds", (0,))),
+        seeds=seeds,
+        replicates=replicates,
+        keep_weights=keep_weights,
+        ladder=top.get("ladder"),
         source=source,
+    )
+
+
+def _check_space(space: dict[str, Any], problems: list[str]) -> None:
+    if "flops_mf" in space:
+        lo, hi = space["flops_mf"]
+        if validate.range_problem(lo, low=0) or validate.range_problem(hi, low=0) or not lo < hi:
+            problems.append(
+                f"space.flops_mf: needs finite [low, high] in MF with 0 <= low < high, got {[lo, hi]}"
+            )
+    if "strides" in space and (len(space["strides"]) != 4 or any(s not in (1, 2) for s in space["strides"])):
+        problems.append(f"space.strides: must list 4 stage strides, each 1 or 2, got {space['strides']}")
+
+
+def _check_seeds(where: str, seeds: tuple[int, ...], problems: list[str]) -> None:
+    if any(not validate.is_int(s) or s < 0 for s in seeds):
+        problems.append(f"{where}: seeds must be non-negative integers, got {list(seeds)}")
+    elif len(set(seeds)) != len(seeds):
+        dup = sorted({s for s in seeds if seeds.count(s) > 1})
+        problems.append(
+            f"{where}: seed(s) {dup} listed twice; a seed trains the same run again, list it once"
+        )
+
+
+def _replicates(raw: Any, seeds: tuple[int, ...], problems: list[str]) -> Replicates | None:
+    if raw is None:
+        return None
+    rep = _check_section("replicates", raw, _REPLICATES, problems)
+    if "seeds" not in rep or "archs" not in rep:
+        return None
+    rep_seeds = tuple(rep["seeds"])
+    _check_seeds("replicates.seeds", rep_seeds, problems)
+    overlap = sorted(set(rep_seeds) & set(seeds))
+    if overlap:
+        problems.append(f"replicates.seeds: {overlap} are already study seeds (every architecture has them)")
+    tasks = rep.get("tasks")
+    return Replicates(
+        int(rep["archs"]), rep_seeds, None if tasks is None else tuple(tasks), int(rep.get("seed", 0))
+    )
+
+
+def _keep_weights(value: Any, problems: list[str]) -> str:
+    ok = value in ("none", "all") or (
+        isinstance(value, str) and value.startswith("best-") and value[5:].isdigit() and int(value[5:]) >= 1
+    )
+    if not ok:
+        problems.append(f"keep_weights: {value!r} is not one of none, all, best-K (K >= 1, e.g. best-5)")
+    return str(value)
+
+
+def _catalogue_recipe(dataset: str) -> dict[str, Any]:
+    return {k: v for k, v in dict(load_entry(dataset).recipe or {}).items() if k in ("epochs", "metric")}
+
+
+def _task(
+    name: Any, spec: Any, defaults: dict, top: dict, source: Path | None, problems: list[str]
+) -> Task | None:
+    """One task from its raw mapping, with its recipe resolved: study ← catalogue ← task."""
+    bad_name = validate.name_problem(name)
+    if bad_name:
+        problems.append(f"tasks: task name {bad_name}")
+        return None
+    t = _check_section(f"tasks.{name}", spec, _TASK, problems)
+    task_recipe = _check_section(f"tasks.{name}.recipe", t.get("recipe", {}), _RECIPE, problems)
+    try:  # one canonical form (sorted keys, fraction a float), so equal variants give equal run keys
+        variant = canonical_variant(t.get("variant"), str(name))
+    except DatasetError as error:
+        problems.append(f"tasks.{name}.variant: {error}")
+        variant = {}
+    dataset = t.get("dataset")
+    if dataset is None:
+        return None
+    dataset_file = None
+    if str(dataset).endswith((".yaml", ".yml")):  # a user's own dataset (datasets/imagefolder.yaml)
+        found = _dataset_file(str(dataset), source)
+        if found is None:
+            problems.append(
+                f"tasks.{name}.dataset: no dataset file {dataset!r} (looked beside the study file "
+                f"and in {Path.cwd()}); copy datasets/imagefolder.yaml there"
+            )
+            return None
+        try:
+            dataset_file, dataset = str(found), load_entry(found).name
+        except DatasetError as error:
+            problems.append(f"tasks.{name}.dataset: {error}")
+            return None
+    elif dataset not in list_datasets():
+        known = ", ".join(list_datasets())
+        problems.append(f"tasks.{name}.dataset: unknown dataset {dataset!r} (catalogue: {known})")
+        return None
+    try:
+        catalogue_recipe = _catalogue_recipe(dataset_file or dataset)
+    except DatasetError as error:
+        problems.append(f"tasks.{name}.dataset: catalogue entry {dataset!r} is unusable: {error}")
+        return None
+    merged = {**defaults, **catalogue_recipe, **task_recipe}
+    missing = [k for k in ("epochs", "metric") if k not in merged]
+    if missing:
+        problems.append(
+            f"tasks.{name}.recipe: missing key(s) {', '.join(map(repr, missing))} "
+            f"(not in the study recipe, the catalogue entry or the task)"
+        )
+        return None
+    if merged.get("warmup_epochs", 0) >= merged["epochs"] and merged.get("warmup_epochs", 0) > 0:
+        problems.append(
+            f"tasks.{name}.recipe: warmup_epochs {merged['warmup_epochs']} must be below epochs "
+            f"{merged['epochs']}"
+        )
+    if merged.get("lr_min", 0.0) > merged.get("lr", Recipe.lr):
+        problems.append(
+            f"tasks.{name}.recipe: lr_min {merged['lr_min']} must not exceed lr {merged.get('lr')}"
+        )
+    role = t.get("role", "reference" if name == top.get("reference") else "target")
+    if role not in ROLES:
+        problems.append(f"tasks.{name}.role: {role!r} is not one of {', '.join(ROLES)}")
+    try:
+        recipe = Recipe(**merged)
+    except TypeError as error:  # a catalogue recipe key the Recipe lacks
+        problems.append(f"tasks.{name}.recipe: {error}")
+        return None
+    return Task(
+        name=name,
+        dataset=dataset,
+        recipe=recipe,
+        variant=variant or None,
+        role=role,
+        proxy=t.get("proxy"),
+        dataset_file=dataset_file,
+        rung=t.get("rung"),
     )
 
 
@@ -433,44 +588,3 @@ def _dataset_file(text: str, study_file: Path | None) -> Path | None:
     if study_file is not None and not Path(text).is_absolute():
         candidates.insert(0, Path(study_file).parent / text)
     return next((c.resolve() for c in candidates if c.is_file()), None)
-
-
-def prepare_command(dataset: str, data_root: str | Path = "data") -> str:
-    """The exact command that prepares `dataset` (synthetic datasets need no --source)."""
-    _, load_entry = _catalogue_datasets()
-    try:
-        synthetic = load_entry is not None and getattr(load_entry(dataset), "format", "") == "synthetic"
-    except DatasetError:
-        synthetic = False
-    root = "" if Path(data_root) == Path("data") else f" --data-root {data_root}"
-    return f"python -m pipeline prepare {dataset}" + ("" if synthetic else " --source DIR") + root
-
-
-def check_data(study: Study) -> list[str]:
-    """One line per dataset not prepared under `data_root` (with its prepare command) or unusable variant."""
-    from pipeline.data.store import is_store
-    from pipeline.runs import open_task_store  # local: runs imports this module
-
-    unprepared: dict[str, list[str]] = {}  # catalogue name or user YAML -> tasks
-    problems = []
-    for task in study.tasks.values():
-        if not is_store(Path(study.data_root) / task.dataset):
-            unprepared.setdefault(task.entry, []).append(task.name)
-            continue
-        try:
-            open_task_store(study, task)
-        except DatasetError as error:
-            problems.append(f"task {task.name!r}: variant {task.variant_json} of {task.dataset!r}: {error}")
-    lines = [
-        f"dataset {dataset!r} (task{'s' if len(tasks) > 1 else ''} {', '.join(tasks)}) is not prepared under "
-        f"{study.data_root}/; run: {prepare_command(dataset, study.data_root)}"
-        for dataset, tasks in unprepared.items()
-    ]
-    return lines + problems
-
-
-def require_data(study: Study) -> None:
-    """Raise one DatasetError listing every unprepared dataset of the study."""
-    problems = check_data(study)
-    if problems:
-        raise DatasetError(f"{len(problems)} dataset(s) not ready:\n  " + "\n  ".join(problems))

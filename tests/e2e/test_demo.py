@@ -40,7 +40,7 @@ def test_demo_runs_end_to_end_and_a_rerun_trains_nothing(tmp_path):
     assert first.returncode == 0, first.stderr[-2000:]
     lines = first.stdout.strip().splitlines()
     assert lines[-1] == f"report: {tmp_path / 'results' / 'report.html'}"
-    assert any(line.startswith("runs 16/16 done") for line in lines)
+    assert "runs 16/16 done" in first.stderr  # the progress line (stderr, as every progress line)
     assert sum(line.startswith("generated synth-") for line in lines) == 3
 
     runs = pd.read_parquet(tmp_path / "results" / "runs.parquet")
@@ -58,6 +58,7 @@ def test_demo_runs_end_to_end_and_a_rerun_trains_nothing(tmp_path):
     again = _run(study)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "report is up to date" in again.stdout
-    assert "runs 16/16 done" in again.stdout and "generated" not in again.stdout
+    assert "nothing to submit" in again.stdout and "collected 16 runs (16 ok)" in again.stdout
+    assert "generated" not in again.stdout and "runs 16/16" not in again.stderr
     rerun = pd.read_parquet(tmp_path / "results" / "runs.parquet")
     pd.testing.assert_frame_equal(runs, rerun)  # nothing trained again: same rows, same finish times

@@ -88,7 +88,8 @@ def test_own_imagefolder_dataset_gets_correlations_with_imagenet_and_proxies(tmp
     study = load_study(study_file)
     assert study.tasks["flowers"].dataset == "flowers"
     assert study.tasks["flowers"].recipe.epochs == 1  # from the user's catalogue entry
-    html = run_study(study, out=lambda line: None)
+    html, complete = run_study(study, out=lambda line: None)
+    assert complete
 
     runs = pd.read_parquet(tmp_path / "results" / "runs.parquet")
     assert len(runs) == 16 and set(runs["status"]) == {"ok"}

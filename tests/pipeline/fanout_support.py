@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import yaml
 
 from pipeline.data.store import write_store
+from pipeline.layout import SPACE_KEY, space_record
+from pipeline.study import study_from_dict
 
 # Tiny AnyNetX architectures (stem 8 px wide, strides 1,2,2,2): a few thousand parameters each.
 TINY_ARCHS = [
@@ -55,14 +60,26 @@ def write_random_store(
     )
 
 
-def write_architectures(results_dir: Path, archs: list[dict[str, Any]] | None = None) -> Path:
+def write_architectures(
+    results_dir: Path, archs: list[dict[str, Any]] | None = None, *, space: dict[str, Any] | None = None
+) -> Path:
+    """architectures.parquet of hand-picked tiny networks, stamped with the space the study declares
+    (`space`: a `layout.space_record`), as `sample` would stamp a real sample."""
     rows = []
     for arch_id, arch in enumerate(archs or TINY_ARCHS):
         rows.append({"arch_id": arch_id, **arch, "strides": [1, 2, 2, 2], "stem_width": 8})
     path = results_dir / "architectures.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).to_parquet(path, index=False)
+    table = pa.Table.from_pandas(pd.DataFrame(rows), preserve_index=False)
+    if space is not None:
+        table = table.replace_schema_metadata({SPACE_KEY: json.dumps(space, sort_keys=True).encode()})
+    pq.write_table(table, path)
     return path
+
+
+def tiny_space(root: Path, **kwargs: Any) -> dict[str, Any]:
+    """The space record of the tiny study (what its architectures.parquet must carry)."""
+    return space_record(study_from_dict(study_dict(root, **kwargs)))
 
 
 def study_dict(
@@ -90,7 +107,7 @@ def make_tiny_study(root: Path, *, data: bool = True, archs: bool = True, **kwar
         for i, (_, dataset, classes) in enumerate(TINY_TASKS):
             write_random_store(root / "data" / dataset, dataset, classes, seed=i)
     if archs:
-        write_architectures(root / "results" / "tiny")
+        write_architectures(root / "results" / "tiny", space=tiny_space(root, **kwargs))
     path = root / "tiny.yaml"
     path.write_text(yaml.safe_dump(study_dict(root, **kwargs), sort_keys=False))
     return path

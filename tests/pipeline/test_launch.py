@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 
 import pytest
 import yaml
 
-from pipeline import runs
+from pipeline import jobs, layout
 from pipeline.__main__ import main as pipeline_main
 from pipeline.executors import local_concurrency
-from pipeline.launch import launch, launch_records, plan_launch
+from pipeline.launch import launch, plan_launch
 from pipeline.study import ExecutorSpec, load_study
 from tests.pipeline.fanout_support import make_tiny_study
 
@@ -21,17 +23,17 @@ def trained(tmp_path_factory):
     """A tiny study (3 archs x 2 tasks, 1 epoch) trained once on the debug executor."""
     root = tmp_path_factory.mktemp("trained")
     study = load_study(make_tiny_study(root))
-    record = launch(study, out=lambda line: None)
+    record = launch(study, out=lambda line: None, progress=lambda p: None)
     return study, record
 
 
 def test_debug_launch_trains_every_run(trained):
     study, record = trained
     assert [j["state"] for j in record["jobs"]] == ["done"] * 4  # 2 tasks x 2 chunks of <= 2 runs
-    assert sum(len(runs.finished_keys(study.results_dir, t)) for t in study.tasks) == 6
+    assert sum(len(layout.finished_keys(study.results_dir, t)) for t in study.tasks) == 6
     copy = yaml.safe_load((study.results_dir / "study.yaml").read_text())
     assert copy["tasks"]["cifar"]["recipe"]["epochs"] == 1 and copy["results_dir"].startswith("/")
-    assert len(launch_records(study.results_dir)) == 1
+    assert len(jobs.launch_records(study.results_dir)) == 1
 
 
 def test_relaunching_a_finished_study_submits_nothing(trained, capsys):
@@ -39,20 +41,20 @@ def test_relaunching_a_finished_study_submits_nothing(trained, capsys):
     record = launch(study)
     assert record["jobs"] == [] and record["chunks"] == 0
     assert "nothing to submit" in capsys.readouterr().out
-    assert len(launch_records(study.results_dir)) == 1  # no new launch record
+    assert len(jobs.launch_records(study.results_dir)) == 1  # no new launch record
     assert pipeline_main(["launch", "--study", str(study.source)]) == 0
 
 
 def test_only_missing_runs_are_resubmitted(tmp_path):
     study = load_study(make_tiny_study(tmp_path, runs_per_job=1))
-    launch(study, out=lambda line: None)
-    key = sorted(runs.finished_keys(study.results_dir, "power"))[0]
-    runs.result_path(study.results_dir, "power", key).unlink()
+    launch(study, out=lambda line: None, progress=lambda p: None)
+    key = sorted(layout.finished_keys(study.results_dir, "power"))[0]
+    layout.result_path(study.results_dir, "power", key).unlink()
     lp = plan_launch(study)
     assert lp.chunks == {"power": lp.missing["chunk"].tolist()} and len(lp.missing) == 1
-    record = launch(study, out=lambda line: None)
+    record = launch(study, out=lambda line: None, progress=lambda p: None)
     assert [(j["task"], j["state"]) for j in record["jobs"]] == [("power", "done")]
-    assert key in runs.finished_keys(study.results_dir, "power")
+    assert key in layout.finished_keys(study.results_dir, "power")
 
 
 def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, capsys):
@@ -86,7 +88,7 @@ BAD_INPUTS = {
     ),
     "recipe value out of range": (
         lambda raw: raw["recipe"].update(batch_size=0),
-        "batch_size: must be at least 1",
+        "recipe.batch_size: must be >= 1, got 0",
     ),
 }
 
@@ -116,21 +118,68 @@ def test_unprepared_dataset_is_refused_with_its_prepare_command(tmp_path, capsys
 def test_missing_architectures_name_the_sample_command(tmp_path, capsys):
     path = make_tiny_study(tmp_path, archs=False)
     assert pipeline_main(["launch", "--study", str(path)]) == 2
-    assert "python -m pipeline sample --study tiny" in capsys.readouterr().err
+    assert f"python -m pipeline sample --study {path}" in capsys.readouterr().err  # works as printed
 
 
-def test_local_concurrency_is_capped_by_cores():
-    spec = ExecutorSpec(array_parallelism=4)
-    assert local_concurrency(spec, jobs=10, cores=2) == (2, 1)
-    assert local_concurrency(spec, jobs=10, cores=16) == (4, 4)
-    assert local_concurrency(spec, jobs=1, cores=16) == (1, 16)
+def test_local_concurrency_follows_threads_per_job_and_cores():
+    spec = ExecutorSpec(array_parallelism=64)
+    assert local_concurrency(spec, 10, cores=2) == 2  # one thread a job: one job per core
+    assert local_concurrency(spec, 10, cores=16) == 10  # never more than the jobs
+    assert local_concurrency(dataclasses.replace(spec, threads_per_job=4), 10, cores=16) == 4
+    assert local_concurrency(dataclasses.replace(spec, array_parallelism=3), 10, cores=16) == 3
+    assert local_concurrency(dataclasses.replace(spec, local_jobs=5), 10, cores=2) == 5
+    assert local_concurrency(spec, 10, cores=16, gpus=2) == 2  # one job per GPU
 
 
 def test_local_executor_runs_chunks_in_subprocesses(tmp_path):
     study = load_study(make_tiny_study(tmp_path, runs_per_job=3))
-    record = launch(study, kind="local", out=lambda line: None)
+    seen = []
+    record = launch(study, kind="local", out=lambda line: None, progress=seen.append)
     assert sorted((j["task"], j["state"]) for j in record["jobs"]) == [("cifar", "done"), ("power", "done")]
+    assert seen[-1].done == seen[-1].total == 6  # the runs/ETA progress of a local launch
     assert all(j["job_id"] for j in record["jobs"])
-    assert sum(len(runs.finished_keys(study.results_dir, t)) for t in study.tasks) == 6
+    assert sum(len(layout.finished_keys(study.results_dir, t)) for t in study.tasks) == 6
     saved = json.loads(sorted((study.results_dir / "launches").glob("*.json"))[0].read_text())
     assert saved["executor"] == "local" and len(saved["jobs"]) == 2
+
+
+def test_a_damaged_result_is_trained_again(tmp_path):
+    study = load_study(make_tiny_study(tmp_path, runs_per_job=3))
+    launch(study, out=lambda line: None, progress=lambda p: None)
+    key = sorted(layout.finished_keys(study.results_dir, "power"))[0]
+    layout.result_path(study.results_dir, "power", key).write_bytes(b"")  # zero bytes: not finished
+    lp = plan_launch(study)
+    assert len(lp.missing) == 1 and lp.damaged == [layout.result_path(study.results_dir, "power", key)]
+    lines = []
+    launch(study, out=lines.append, progress=lambda p: None)
+    assert any("damaged:" in line and "trained again" in line for line in lines)
+    assert key in layout.finished_keys(study.results_dir, "power")
+
+
+def test_a_second_local_launch_of_a_running_study_is_refused(tmp_path, capsys):
+    import os
+    import socket
+
+    path = make_tiny_study(tmp_path)
+    lock = tmp_path / "results" / "tiny" / ".lock"
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        lock.write_text(
+            json.dumps(
+                {
+                    "host": socket.gethostname(),
+                    "pid": holder.pid,
+                    "job_id": None,
+                    "since": "2026-01-01T00:00:00+00:00",
+                }
+            )
+        )
+        assert pipeline_main(["launch", "--study", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert f"already being run by pid {holder.pid}" in err and err.count("\n") == 1
+        assert not any((tmp_path / "results" / "tiny" / "runs").glob("*/*.parquet"))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert pipeline_main(["launch", "--study", str(path)]) == 0  # a dead holder's lock is taken over
+    assert not lock.exists() and os.path.exists(tmp_path / "results" / "tiny" / "runs")

@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from pipeline.errors import DatasetError, StudyError
-from pipeline.study import check_data, load_study, require_data, study_from_dict
+from pipeline.study import load_study, study_from_dict
+from pipeline.taskdata import check_data, require_data
 from tests.pipeline.fanout_support import make_tiny_study, study_dict
 
 
@@ -71,7 +72,7 @@ def test_every_problem_is_reported_at_once(tmp_path):
     raw["executor"]["kind"] = "cloud"
     text = _problems(raw)
     assert "tasks.cifar.recipe.epochs: must be an integer, got 'ten'" in text
-    assert "unknown key 'datset' (allowed: dataset, variant, role, proxy, recipe)" in text
+    assert "unknown key 'datset' (allowed: dataset, variant, role, proxy, recipe, rung)" in text
     assert "unknown dataset 'imagenett'" in text and "cifar10" in text
     assert "reference: 'imagenet' is not among the tasks" in text
     assert "missing key 'space'" in text
@@ -83,7 +84,7 @@ def test_missing_keys_are_named(tmp_path, monkeypatch):
     del raw["name"]
     raw["tasks"]["cifar"] = {"recipe": {"epochs": 1}}
     del raw["tasks"]["power"]["recipe"]["metric"]
-    monkeypatch.setattr("pipeline.study._catalogue_recipe", lambda load_entry, dataset: {})  # no defaults
+    monkeypatch.setattr("pipeline.study._catalogue_recipe", lambda dataset: {})  # no defaults
     text = _problems(raw)
     assert "study: missing key 'name'" in text
     assert "tasks.cifar: missing key 'dataset'" in text
@@ -110,3 +111,67 @@ def test_resolved_copy_round_trips(tmp_path):
     copy_path.write_text(yaml.safe_dump(study.to_dict()))
     again = load_study(copy_path)
     assert again.tasks == study.tasks and again.space == study.space and again.executor == study.executor
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda raw: raw["recipe"].update(lr=-0.1), "recipe.lr: must be > 0, got -0.1"),
+        (lambda raw: raw["recipe"].update(label_smoothing=5), "recipe.label_smoothing: must be < 1, got 5"),
+        (
+            lambda raw: raw["tasks"]["cifar"]["recipe"].update(resolution=-5),
+            "recipe.resolution: must be >= 8",
+        ),
+        (lambda raw: raw["recipe"].update(momentum=1.5), "recipe.momentum: must be < 1"),
+        (lambda raw: raw["executor"].update(runs_per_job=0), "executor.runs_per_job: must be >= 1, got 0"),
+        (lambda raw: raw["executor"].update(threads_per_job=0), "executor.threads_per_job: must be >= 1"),
+        (lambda raw: raw["space"].update(flops_mf=[20, float("inf")]), "space.flops_mf: needs finite"),
+        (lambda raw: raw["space"].update(flops_mf=[40, 20]), "0 <= low < high"),
+        (lambda raw: raw.update(seeds=[0, 0]), "seed(s) [0] listed twice"),
+        (
+            lambda raw: raw["tasks"]["cifar"].update(variant={"balanced": "maybe"}),
+            "balanced 'maybe' must be true or false",
+        ),
+        (
+            lambda raw: raw["tasks"].update({"../../escaped": {"dataset": "cifar10"}}),
+            "'../../escaped' is not a usable name",
+        ),
+        (lambda raw: raw["tasks"].update({".": {"dataset": "cifar10"}}), "'.' is not a usable name"),
+        (lambda raw: raw.update(name="a/b"), "'a/b' is not a usable name"),
+        (lambda raw: raw.update(keep_weights="best-0"), "keep_weights: 'best-0' is not one of"),
+        (
+            lambda raw: raw.update(replicates={"archs": 2, "seeds": [0]}),
+            "replicates.seeds: [0] are already study seeds",
+        ),
+        (
+            lambda raw: raw.update(replicates={"archs": 2, "seeds": [1], "tasks": ["nope"]}),
+            "['nope'] are not tasks",
+        ),
+    ],
+)
+def test_values_out_of_range_and_bad_names_are_refused(tmp_path, edit, message):
+    raw = copy.deepcopy(study_dict(tmp_path))
+    edit(raw)
+    assert message in _problems(raw)
+
+
+def test_yaml_is_read_strictly(tmp_path):
+    """Duplicate keys and non-UTF-8 text are refused; 5e-5 is a number, as people write it."""
+    path = tmp_path / "s.yaml"
+    text = yaml.safe_dump(study_dict(tmp_path))
+    path.write_text(text.replace("lr: 0.05", "lr: 5e-2\n  weight_decay: 5e-5"))
+    study = load_study(path)
+    assert study.tasks["cifar"].recipe.lr == 0.05 and study.tasks["cifar"].recipe.weight_decay == 5e-5
+    path.write_text(text + "name: other\n")
+    with pytest.raises(StudyError, match="duplicate key 'name'"):
+        load_study(path)
+    path.write_bytes(text.encode() + "# caf\xe9".encode("latin-1"))
+    with pytest.raises(StudyError, match="not UTF-8"):
+        load_study(path)
+
+
+def test_equal_variants_in_different_spellings_give_one_identity(tmp_path):
+    a, b = (copy.deepcopy(study_dict(tmp_path)) for _ in range(2))
+    a["tasks"]["cifar"]["variant"] = {"max_per_class": 2, "seed": 1}
+    b["tasks"]["cifar"]["variant"] = {"seed": 1, "max_per_class": 2}
+    assert study_from_dict(a).tasks["cifar"].variant_json == study_from_dict(b).tasks["cifar"].variant_json
