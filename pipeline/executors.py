@@ -189,7 +189,11 @@ def make_slurm_executor(
     try:
         executor.update_parameters(**params)
     except (ValueError, TypeError) as error:
-        raise LaunchError(f"bad SLURM parameter in the executor settings or profile: {error}") from error
+        lines = str(error).splitlines()
+        valid = [line.strip()[2:].split(" (")[0] for line in lines if line.strip().startswith("- ")]
+        known = f"; valid parameters: {', '.join(valid)}" if valid else ""
+        where = "the executor settings or profile"
+        raise LaunchError(f"bad SLURM parameter in {where}: {lines[0]}{known}") from None
     return executor
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -30,7 +32,7 @@ from pipeline import executors, fsio, jobs, layout
 from pipeline.cli import ArgumentParser
 from pipeline.errors import LaunchError
 from pipeline.plan import DEFAULT_MAX_ARRAY_SIZE, plan_study, split_arrays
-from pipeline.progress import Printer, RunProgress
+from pipeline.progress import Printer, Progress, eta
 from pipeline.study import EXECUTOR_KINDS, Study, load_study
 from pipeline.taskdata import check_data, require_data, task_identity
 from pipeline.validate import positive_int
@@ -93,6 +95,55 @@ def plan_launch(study: Study, *, kind: str | None = None) -> LaunchPlan:
     return LaunchPlan(
         study, kind, plan, missing, chunks, {t: c for t, c in active.items() if c}, damaged, max_size
     )
+
+
+class RunProgress:
+    """A background thread that counts the plan's finished runs (their result files) and reports a
+    `Progress` on each change: the runs/ETA line of a local launch and of `pipeline run`."""
+
+    def __init__(
+        self,
+        results_dir: str,
+        plan: pd.DataFrame,
+        report: Callable[[Progress], None],
+        *,
+        every_s: float = 1.0,
+    ) -> None:
+        self.results_dir, self.report, self.every_s = results_dir, report, every_s
+        self.keys = {task: set(group["run_key"]) for task, group in plan.groupby("task")}
+        self.total = len(plan)
+        self.start_done = self.count()
+        self.started = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._last = -1
+
+    def count(self) -> int:
+        return sum(len(layout.finished_keys(self.results_dir, t) & k) for t, k in self.keys.items())
+
+    def snapshot(self) -> Progress:
+        done = self.count()
+        elapsed = time.monotonic() - self.started
+        return Progress(done, self.total, elapsed, eta(done, self.start_done, self.total, elapsed))
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self._tick()
+
+    def _tick(self) -> None:
+        p = self.snapshot()
+        if p.done != self._last:
+            self._last = p.done
+            self.report(p)
+
+    def __enter__(self) -> RunProgress:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._tick()
 
 
 def describe(lp: LaunchPlan) -> str:
@@ -197,10 +248,10 @@ def launch(
     record["launched_at"] = started.isoformat(timespec="seconds")
     folder = results_dir / "submitit"
     if lp.kind == "slurm":
-        study_path = write_study_copy(study)
-        spec = study.executor
+        spec = study.executor  # the profile and parameters are checked before anything is written
         params = executors.slurm_parameters(spec, executors.read_profile(spec.profile), job_name=study.name)
         executor = executors.make_slurm_executor(folder / "%j", spec, params)
+        study_path = write_study_copy(study)
         threads = spec.threads_per_job if "threads_per_job" in spec.given else params.get("cpus_per_task")
         record["jobs"] = executors.submit_slurm(
             study_path, lp.arrays(), executor, threads=threads, device=device

@@ -1,22 +1,16 @@
 """Progress as data: counts of finished runs with an ETA, reported through a callback, rendered in one place.
 
-`RunProgress` watches the result files of a plan from a background thread and calls `report(Progress)`
-whenever the count changes; `render` turns a `Progress` into the one line a terminal shows (rewritten in
-place on a TTY, a new line every `every_s` otherwise). `prepare` uses the same `Progress` and `Printer`.
+Producers (prepare's decoding, a launch's runs: `pipeline.launch.RunProgress`) report `Progress` values to
+a callback; `render` turns one into the line a terminal shows and `Printer` shows it (rewritten in place on
+a TTY, a new line every `every_s` otherwise). A bottom-layer module: it imports nothing of the pipeline.
 """
 
 from __future__ import annotations
 
 import sys
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
-
-import pandas as pd
-
-from pipeline import layout
 
 
 @dataclass(frozen=True)
@@ -78,51 +72,3 @@ class Printer:
             print(file=self.stream)
             self._open = False
         print(line, file=self.stream, flush=True)
-
-
-class RunProgress:
-    """A background thread that counts the plan's finished runs and reports a `Progress` on each change."""
-
-    def __init__(
-        self,
-        results_dir: str,
-        plan: pd.DataFrame,
-        report: Callable[[Progress], None],
-        *,
-        every_s: float = 1.0,
-    ) -> None:
-        self.results_dir, self.report, self.every_s = results_dir, report, every_s
-        self.keys = {task: set(group["run_key"]) for task, group in plan.groupby("task")}
-        self.total = len(plan)
-        self.start_done = self.count()
-        self.started = time.monotonic()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._last = -1
-
-    def count(self) -> int:
-        return sum(len(layout.finished_keys(self.results_dir, t) & k) for t, k in self.keys.items())
-
-    def snapshot(self) -> Progress:
-        done = self.count()
-        elapsed = time.monotonic() - self.started
-        return Progress(done, self.total, elapsed, eta(done, self.start_done, self.total, elapsed))
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.every_s):
-            self._tick()
-
-    def _tick(self) -> None:
-        p = self.snapshot()
-        if p.done != self._last:
-            self._last = p.done
-            self.report(p)
-
-    def __enter__(self) -> RunProgress:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._tick()

@@ -429,7 +429,7 @@ def study_from_dict(
         if unknown:
             problems.append(f"replicates.tasks: {unknown} are not tasks (tasks: {', '.join(tasks_raw)})")
     if problems:
-        raise StudyError(f"{where}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
+        raise StudyError(problem_message(where, problems))
 
     name = top["name"]
     space_raw = {k: tuple(v) if isinstance(v, list) else v for k, v in space_raw.items()}
@@ -451,6 +451,13 @@ def study_from_dict(
         ladder=top.get("ladder"),
         source=source,
     )
+
+
+def problem_message(where: str, problems: list[str]) -> str:
+    """One problem on one line; several as a count and one indented line each (all in one error)."""
+    if len(problems) == 1:
+        return f"{where}: {problems[0]}"
+    return f"{where}: {len(problems)} problems:\n  " + "\n  ".join(problems)
 
 
 def _check_space(space: dict[str, Any], problems: list[str]) -> None:

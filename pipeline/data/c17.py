@@ -13,7 +13,6 @@ the images, `readers/c17.py` turns the files back into a dataset.
 
 from __future__ import annotations
 
-import os
 import pickle
 import re
 import zipfile
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline import fsio
 from pipeline.data.safe_pickle import load_dict
 from pipeline.errors import DatasetError
 
@@ -91,14 +91,15 @@ def _gather(images: np.ndarray, rows: np.ndarray) -> np.ndarray:
 def write_file(path: Path, payload: dict, fmt: str) -> Path:
     """Write one C17 file (pickle or npz) to a temporary name and rename it."""
     final = path.with_name(path.name + (".npz" if fmt == "npz" else ""))
-    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        if fmt == "npz":
-            np.savez(f, **{k: np.asarray(v) for k, v in payload.items()})
-        else:
-            pickle.dump(payload, f, protocol=4)
-    os.replace(tmp, final)
-    return final
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            if fmt == "npz":
+                np.savez(f, **{k: np.asarray(v) for k, v in payload.items()})
+            else:
+                pickle.dump(payload, f, protocol=4)
+
+    return fsio.write_with(final, write)
 
 
 def write_c17(

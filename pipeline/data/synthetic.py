@@ -19,12 +19,13 @@ numpy generators seeded from a SeedSequence of the seed and the kind's name, vec
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pipeline.data.catalogue import DatasetEntry
 from pipeline.data.store import Store, is_store, write_store
 from pipeline.errors import DatasetError
 
@@ -154,26 +155,13 @@ def make_synthetic(
     return np.concatenate(parts_img), np.concatenate(parts_lab), list(classes)
 
 
-def _get(entry: Any, key: str, default: Any = None) -> Any:
-    if isinstance(entry, Mapping):
-        return entry.get(key, default)
-    return getattr(entry, key, default)
-
-
-def synthetic_settings(entry: Any) -> dict[str, Any]:
-    """The generator settings of a catalogue entry (a `DatasetEntry` or a plain mapping), validated.
-
-    Read from `synthetic: {kind, n_train, n_val}` at the top level of a mapping or inside a
-    DatasetEntry's `options` (where the catalogue keeps a synthetic entry's extra keys).
-    """
-    name = _get(entry, "name")
-    options = _get(entry, "options") or {}
-    settings = dict(_get(entry, "synthetic") or options.get("synthetic") or options)
-    resolution = _get(entry, "resolution", 32)
-    if isinstance(resolution, (list, tuple)):
-        if len(resolution) != 2 or resolution[0] != resolution[1]:
-            raise DatasetError(f"synthetic dataset {name!r}: resolution {resolution!r} must be square")
-        resolution = resolution[0]
+def synthetic_settings(entry: DatasetEntry) -> dict[str, Any]:
+    """The generator settings of a synthetic catalogue entry, validated: `synthetic: {kind, n_train, n_val}`,
+    which the catalogue keeps in the entry's `options` (with an optional `num_classes`)."""
+    name = entry.name
+    options = entry.options or {}
+    settings = dict(options.get("synthetic") or {})
+    resolution = entry.resolution
     problems = []
     kind = settings.get("kind")
     if kind not in KINDS:
@@ -184,8 +172,8 @@ def synthetic_settings(entry: Any) -> dict[str, Any]:
     if problems:
         raise DatasetError(f"synthetic dataset {name!r}: " + "; ".join(problems))
     classes = list(KINDS[kind][0])
-    wanted = _get(entry, "classes")
-    num_classes = _get(entry, "num_classes") or (options.get("num_classes") if options else None)
+    wanted = entry.classes
+    num_classes = options.get("num_classes")
     if wanted is not None and list(wanted) != classes:
         raise DatasetError(
             f"synthetic dataset {name!r}: classes must be {classes} for kind {kind!r} (or omitted)"
@@ -202,13 +190,13 @@ def synthetic_settings(entry: Any) -> dict[str, Any]:
     }
 
 
-def generate(entry: Any, out_dir: str | Path, seed: int = 0) -> Store:
+def generate(entry: DatasetEntry, out_dir: str | Path, seed: int = 0) -> Store:
     """Generate a synthetic catalogue dataset into the store folder `out_dir` (e.g. data/synth-shapes).
 
     Replaces an existing store there (same inputs give the same bytes), but refuses to touch a folder
     that holds anything other than a store.
     """
-    name = str(_get(entry, "name"))
+    name = entry.name
     settings = synthetic_settings(entry)
     out_dir = Path(out_dir)
     if out_dir.exists() and not is_store(out_dir) and any(out_dir.iterdir()):
