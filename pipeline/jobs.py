@@ -130,6 +130,8 @@ def job_error(result_pickle: str | None, stderr: str | None) -> str | None:
 def killed_reason(log_text: str) -> str | None:
     """'killed (...)' when a job log says the job was killed by a signal or the OOM killer."""
     lowered = log_text.lower()
+    if "has not produced any output" in lowered:  # submitit: the process ended without writing a result
+        return "killed: the job's process ended without a result (a signal, e.g. the out-of-memory killer's)"
     for needle, what in (
         ("oom-kill", "out of memory (OOM killer)"),
         ("out of memory", "out of memory"),

@@ -183,3 +183,25 @@ def test_a_second_local_launch_of_a_running_study_is_refused(tmp_path, capsys):
         holder.wait()
     assert pipeline_main(["launch", "--study", str(path)]) == 0  # a dead holder's lock is taken over
     assert not lock.exists() and os.path.exists(tmp_path / "results" / "tiny" / "runs")
+
+
+def _kill_myself() -> None:
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_job_killed_by_a_signal_is_reported_as_killed(tmp_path):
+    """A real local job killed by SIGKILL (what the OOM killer sends) is reported as killed, not as the
+    last line of submitit's log."""
+    import submitit
+
+    from pipeline.executors import _error_line
+
+    executor = submitit.LocalExecutor(folder=tmp_path / "logs")
+    executor.update_parameters(timeout_min=1)
+    job = executor.submit(_kill_myself)
+    job.wait()
+    line = _error_line(job.exception())
+    assert line.startswith("killed:") and "out-of-memory" in line
