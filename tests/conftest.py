@@ -19,11 +19,8 @@ def rng(request: pytest.FixtureRequest) -> np.random.Generator:
 @pytest.fixture(autouse=True)
 def _torch_threads():
     """Keep torch to the machine's cores so parallel processes in a test do not oversubscribe it."""
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a dependency
-        yield
-        return
+    import torch
+
     before = torch.get_num_threads()
     torch.set_num_threads(max(1, min(before, os.cpu_count() or 1)))
     yield

@@ -7,10 +7,12 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import yaml
 
 from pipeline.study import STUDIES_DIR
 
+pytestmark = pytest.mark.slow  # trains for real: tens of seconds
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 from PIL import Image
 
@@ -17,6 +18,8 @@ from pipeline.data.synthetic import make_synthetic
 from pipeline.data.variants import read_class_list
 from pipeline.run import run_study
 from pipeline.study import load_study
+
+pytestmark = pytest.mark.slow  # trains for real: tens of seconds
 
 
 def _image_folder(root: Path) -> None:
