@@ -28,6 +28,7 @@ the generator fills blocks row by row from one stream, so the result depends on 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 
@@ -203,25 +204,37 @@ def flops_bounds(
     return int(smallest["flops"][0]), int(largest["flops"][0])
 
 
+def space_problems(flops_range: Any, strides: Any, *, unit: str = "flops") -> list[str]:
+    """Why a flops band and stage strides cannot define a sampling space (empty when they can): the band
+    needs two finite numbers with 0 <= lo < hi, the strides one value per stage, each 1 or 2. The one
+    definition of these rules: the sampler, `pipeline.sample` and the study loader all call it."""
+    problems = []
+    try:
+        lo, hi = (float(x) for x in flops_range)
+    except (TypeError, ValueError):
+        problems.append(f"flops band {flops_range!r} must be two numbers [lo, hi] in {unit}")
+    else:
+        if not (np.isfinite(lo) and np.isfinite(hi) and 0 <= lo < hi):
+            problems.append(f"flops band [{lo:g}, {hi:g}] must be finite with 0 <= lo < hi (in {unit})")
+    try:
+        strides = tuple(strides)
+    except TypeError:
+        strides = (strides,)
+    if len(strides) != NUM_STAGES or any(s not in (1, 2) for s in strides):
+        problems.append(f"strides {list(strides)} must be {NUM_STAGES} values, each 1 or 2")
+    return problems
+
+
 def _check_args(n, seed, flops_range, strides, batch, max_draws) -> tuple[int, int]:
     problems = []
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
         problems.append(f"n={n!r} must be a positive integer")
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         problems.append(f"seed={seed!r} must be a non-negative integer")
-    try:
-        lo, hi = (float(x) for x in flops_range)
-    except (TypeError, ValueError):
-        problems.append(f"flops_range={flops_range!r} must be two numbers (lo, hi) in flops")
-        lo, hi = 0.0, 0.0
-    else:
-        if not 0 <= lo < hi:
-            problems.append(f"flops_range=({lo:g}, {hi:g}) must satisfy 0 <= lo < hi")
-    strides = tuple(strides)
-    if len(strides) != NUM_STAGES or any(s not in (1, 2) for s in strides):
-        problems.append(f"strides={strides!r} must be {NUM_STAGES} values, each 1 or 2")
+    problems += space_problems(flops_range, strides)
     if batch < 1 or max_draws < 1:
         problems.append(f"batch={batch} and max_draws={max_draws} must be positive")
     if problems:
         raise ValueError("; ".join(problems))
+    lo, hi = (float(x) for x in flops_range)
     return int(np.ceil(lo)), int(np.floor(hi))

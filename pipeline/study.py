@@ -8,7 +8,8 @@ as one `StudyError`, so a typo is found before five hundred jobs are submitted. 
 (UTF-8, no duplicate keys, `5e-5` is a number: `pipeline.fsio.parse_yaml`).
 
 A `ladder:` section generates proxy tasks of one task (pipeline.ladder); `replicates:` adds extra-seed runs
-of a drawn subset of the architectures (pipeline.plan).
+of a drawn subset of the architectures (pipeline.plan); `zero_cost: false` leaves the zero-cost predictors
+(pipeline.zero_cost) out of `pipeline run` (default true).
 """
 
 from __future__ import annotations
@@ -134,6 +135,7 @@ class Study:
     replicates: Replicates | None = None
     keep_weights: str = "best-5"  # none | all | best-K (per task, decided at collect)
     ladder: Mapping[str, Any] | None = None  # the ladder section as written (its tasks are in `tasks`)
+    zero_cost: bool = True  # `pipeline run` scores every architecture with the zero-cost predictors
     description: str = ""
     source: Path | None = None
 
@@ -149,6 +151,7 @@ class Study:
             "seeds": list(self.seeds),
             "replicates": None if self.replicates is None else _plain(dataclasses.asdict(self.replicates)),
             "keep_weights": self.keep_weights,
+            "zero_cost": self.zero_cost,
             "recipe": dict(self.recipe),
             "tasks": {
                 name: {
@@ -190,6 +193,7 @@ _TOP = {
     "replicates": ("?mapping", False),
     "keep_weights": ("str", False),
     "ladder": ("?mapping", False),
+    "zero_cost": ("bool", False),
 }
 _SPACE = {
     "n": ("int", True),
@@ -449,6 +453,7 @@ def study_from_dict(
         replicates=replicates,
         keep_weights=keep_weights,
         ladder=top.get("ladder"),
+        zero_cost=bool(top.get("zero_cost", True)),
         source=source,
     )
 
@@ -461,14 +466,10 @@ def problem_message(where: str, problems: list[str]) -> str:
 
 
 def _check_space(space: dict[str, Any], problems: list[str]) -> None:
-    if "flops_mf" in space:
-        lo, hi = space["flops_mf"]
-        if validate.range_problem(lo, low=0) or validate.range_problem(hi, low=0) or not lo < hi:
-            problems.append(
-                f"space.flops_mf: needs finite [low, high] in MF with 0 <= low < high, got {[lo, hi]}"
-            )
-    if "strides" in space and (len(space["strides"]) != 4 or any(s not in (1, 2) for s in space["strides"])):
-        problems.append(f"space.strides: must list 4 stage strides, each 1 or 2, got {space['strides']}")
+    from anynet.sampler import space_problems
+
+    band = space.get("flops_mf", (0.0, 1.0))
+    problems += [f"space: {p}" for p in space_problems(band, space.get("strides", (1, 2, 2, 2)), unit="MF")]
 
 
 def _check_seeds(where: str, seeds: tuple[int, ...], problems: list[str]) -> None:

@@ -154,7 +154,7 @@ def test_flops_bounds_are_the_corners():
     [
         ({"n": 0}, "n=0 must be a positive integer"),
         ({"seed": -1}, "seed=-1 must be a non-negative integer"),
-        ({"flops_range": (400e6, 360e6)}, "must satisfy 0 <= lo < hi"),
+        ({"flops_range": (400e6, 360e6)}, "must be finite with 0 <= lo < hi"),
         ({"flops_range": "x"}, "must be two numbers"),
         ({"strides": (1, 2, 2)}, "must be 4 values, each 1 or 2"),
         ({"flops_range": (1e6, 2e6)}, "no architecture has flops in [1, 2] MF"),
