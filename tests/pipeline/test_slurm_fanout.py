@@ -79,6 +79,14 @@ def test_a_study_runs_as_job_arrays_and_collects(tmp_path, cluster):
     assert again["jobs"] == [] and len(launch_records(study.results_dir)) == 1
 
 
+def _wait_for_checkpoint(ckpt: Path, timeout_s: float = 300) -> None:
+    """Until the run has finished at least one epoch (its checkpoint exists)."""
+    deadline = time.time() + timeout_s
+    while not ckpt.exists():
+        assert time.time() < deadline, "no checkpoint appeared"
+        time.sleep(0.2)
+
+
 def _one_run_study(root: Path, cluster, *, epochs: int = 4, n_train: int = 640) -> Path:
     """One architecture, one task, a few epochs on a bigger store: long enough to be signalled mid-run."""
     path = _slurm_study(root, cluster, epochs=epochs, runs_per_job=1)
@@ -130,10 +138,7 @@ def test_a_killed_worker_leaves_nothing_that_is_read(tmp_path, cluster):
     launch(study, out=lambda line: None)
     (job,) = launch_records(study.results_dir)[0]["jobs"]
     ckpt = layout.checkpoint_path(study.results_dir, "cifar", key)
-    deadline = time.time() + 300
-    while not ckpt.exists():
-        assert time.time() < deadline, "no checkpoint appeared"
-        time.sleep(0.2)
+    _wait_for_checkpoint(ckpt)
     subprocess.run(["scancel", job["job_id"]], check=True)  # cancelled: killed, not requeued
     _wait(study)
     assert layout.finished_keys(study.results_dir, "cifar") == set()
@@ -189,10 +194,7 @@ def test_when_submitit_gives_up_requeueing_no_further_run_of_the_chunk_starts(tm
     launch(study, out=lambda line: None)
     (job,) = launch_records(study.results_dir)[0]["jobs"]
     ckpt = layout.checkpoint_path(study.results_dir, "cifar", first)
-    deadline = time.time() + 300
-    while not ckpt.exists():
-        assert time.time() < deadline, "no checkpoint appeared"
-        time.sleep(0.2)
+    _wait_for_checkpoint(ckpt)
     subprocess.run(["scancel", "--signal=USR2", job["job_id"]], check=True)
     _wait(study)
     assert layout.finished_keys(study.results_dir, "cifar") == set()
@@ -220,10 +222,7 @@ def test_status_tells_requeued_and_cancelled_chunks_apart(tmp_path, cluster):
     running, waiting = (j["job_id"] for j in jobs_)
     subprocess.run(["scancel", waiting], check=True)  # chunk 1, still pending behind the %1 throttle
     ckpt = layout.checkpoint_path(study.results_dir, "cifar", first)
-    deadline = time.time() + 300
-    while not ckpt.exists():
-        assert time.time() < deadline, "no checkpoint appeared"
-        time.sleep(0.2)
+    _wait_for_checkpoint(ckpt)
     subprocess.run(["scancel", "--signal=USR2", running], check=True)
     held = False
     deadline = time.time() + 60

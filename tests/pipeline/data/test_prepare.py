@@ -74,7 +74,8 @@ def test_second_prepare_does_no_work_and_says_so(tmp_path, concrete_src, decodes
     assert other.store.meta["split"]["seed"] == 5 and len(decodes) == 40
 
 
-def test_interrupted_prepare_resumes_where_it_stopped(tmp_path, concrete_src, monkeypatch):
+def _die_on_the_ninth(monkeypatch):
+    """Make the ninth decoded image raise KeyboardInterrupt (an interrupted prepare); (real, calls)."""
     real = prepare.load_pixels
     calls = []
 
@@ -85,6 +86,11 @@ def test_interrupted_prepare_resumes_where_it_stopped(tmp_path, concrete_src, mo
         return real(source, *args)
 
     monkeypatch.setattr(prepare, "load_pixels", dies_on_the_ninth)
+    return real, calls
+
+
+def test_interrupted_prepare_resumes_where_it_stopped(tmp_path, concrete_src, monkeypatch):
+    real, calls = _die_on_the_ninth(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         _run(concrete_src, tmp_path / "out", chunk_size=4)
     assert not (tmp_path / "out").exists()  # nothing half-written is visible
@@ -200,16 +206,7 @@ def test_dry_run_counts_without_decoding(tmp_path, concrete_src, decodes, capsys
 def test_a_resume_with_another_chunk_size_starts_over_and_says_so(tmp_path, concrete_src, monkeypatch):
     """Regression: killed with --chunk-size 4 and resumed with 3, prepare used to read the old done markers
     with the new chunk boundaries and store black images under an unchanged fingerprint."""
-    real = prepare.load_pixels
-    calls = []
-
-    def dies_on_the_ninth(source, *args):
-        calls.append(source)
-        if len(calls) == 9:
-            raise KeyboardInterrupt
-        return real(source, *args)
-
-    monkeypatch.setattr(prepare, "load_pixels", dies_on_the_ninth)
+    real, _ = _die_on_the_ninth(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         _run(concrete_src, tmp_path / "out", chunk_size=4)
     monkeypatch.setattr(prepare, "load_pixels", real)
