@@ -19,6 +19,9 @@ VERBS: dict[str, tuple[str, str]] = {
     "run": ("pipeline.run", "a whole study end to end: data, sample, train, collect, report"),
     "cost": ("pipeline.cost", "GPU-hours a study will take, from image counts, epochs and flops"),
     "clean": ("pipeline.clean", "remove run files that the study's current plan no longer uses"),
+    "bank": ("pipeline.bank", "export finished runs to a result bank, or import a bank into a study"),
+    "plan-size": ("pipeline.plan_size", "architectures (and GPU-hours) a Spearman CI of a given width needs"),
+    "zero-cost": ("pipeline.zero_cost", "zero-cost predictor scores of every architecture on every task"),
 }
 
 

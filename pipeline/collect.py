@@ -4,8 +4,10 @@ Exactly the run keys of the study's plan, computed fresh, are read: a result on 
 the plan (a run of an earlier version of the study: other epochs, another space, an older store) is left
 where it is, counted and named once, never mixed in; `python -m pipeline clean` removes such files. A
 result file that cannot be read is reported and left out (the next launch trains it again). The per-epoch
-histories go to `history.parquet` beside it. With `keep_weights: best-K`, the weights of each task's K best
-runs are kept under `weights/<task>/` and the others deleted (`all` keeps every run's, `none` writes none).
+histories go to `history.parquet` beside it, and each task's cost (`pipeline.cost.estimate` of the study's
+architectures: runs, images, crop, MACs, GPU-hours) to `costs.parquet`. With `keep_weights: best-K`, the
+weights of each task's K best runs are kept under `weights/<task>/` and the others deleted (`all` keeps
+every run's, `none` writes none).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pandas as pd
 
 from pipeline import fsio, layout
 from pipeline.cli import ArgumentParser
+from pipeline.cost import write_costs
 from pipeline.launch import add_study_arguments, current_plan
 from pipeline.study import Study, load_study
 
@@ -69,6 +72,7 @@ def collect(
         schema=layout.result_schema() if set(table.columns) == set(layout.RESULT_TYPES) else None,
     )
     _collect_histories(results_dir, table)
+    write_costs(study, layout.read_architectures(study))
     prune_weights(study, table)
     result = Collected(path, table, missing, damaged, stale)
     for file, why in damaged:

@@ -1,10 +1,13 @@
 """`python -m pipeline run --study NAME`: a whole study end to end, safe to re-run.
 
 data (generated datasets and ladder resolution variants are made here; others must be prepared) → sample
-→ launch → collect → report. Each step is the same function the single verbs call, and each is idempotent,
-so a second run of a finished study trains nothing and finishes at once. While training, one progress line
-shows runs done/total and an ETA, counted from the result files the workers write. A local run holds the
-study lock for its whole length: a second `run` of the same study is refused with the pid that holds it.
+→ launch → zero-cost predictors (pipeline.zero_cost; unless the study says `zero_cost: false`) → collect
+(runs.parquet, costs.parquet) → report. Each step is the same function the single verbs call, and each is
+idempotent, so a second run of a finished study trains nothing and finishes at once. While training, one
+progress line shows runs done/total and an ETA, counted from the result files the workers write. A local run
+holds the study lock for its whole length: a second `run` of the same study is refused with the pid that
+holds it. With the slurm executor `run` submits and returns; run `python -m pipeline zero-cost` (on a GPU
+node, or here) yourself.
 
 With failed or unfinished runs, `run` still collects and reports what it has, names what failed, and
 exits 1.
@@ -78,11 +81,23 @@ def _table_digest(table: pd.DataFrame) -> str:
     return hashlib.sha256(pd.util.hash_pandas_object(table, index=False).values.tobytes()).hexdigest()
 
 
+def _report_digest(results_dir: Path, table: pd.DataFrame) -> str:
+    """What the report is drawn from: the runs, and the zero-cost scores when there are any."""
+    from pipeline.zero_cost import ZERO_COST_FILE
+
+    digest = _table_digest(table)
+    scores = results_dir / ZERO_COST_FILE
+    if scores.is_file():
+        digest += "+" + _table_digest(fsio.read_table(scores))
+    return digest
+
+
 def write_report(study: Study, table: pd.DataFrame, out: Out = print) -> Path:
-    """analysis report over the results folder, skipped when runs.parquet has not changed since the last."""
+    """analysis report over the results folder, skipped when runs.parquet (and zero_cost.parquet) have not
+    changed since the last."""
     results_dir = Path(study.results_dir)
     html, stamp = results_dir / "report.html", results_dir / ".report-input"
-    digest = _table_digest(table)
+    digest = _report_digest(results_dir, table)
     if html.is_file() and stamp.is_file() and stamp.read_text() == digest:
         out("report is up to date")
         return html
@@ -131,6 +146,8 @@ def run_study(
         sample_study(study)
         lp = plan_launch(study, kind=kind)
         record = launch(study, kind=kind, device=device, out=out, planned=lp, progress=Printer())
+        if study.zero_cost:
+            _zero_cost_step(study, device, out)
         result = collect(study, lp.plan, out=out)
     out(f"collected {result.summary()}")
     failed = [j for j in record["jobs"] if j.get("state") == "failed"]
@@ -145,6 +162,16 @@ def run_study(
         html = _report_or_say_why(study, result.table, out)
     out(f"done in {time.perf_counter() - started:.0f}s")
     return html, not failed and not unfinished
+
+
+def _zero_cost_step(study: Study, device: str | None, out: Out) -> None:
+    """Zero-cost scores of every architecture on every task (only what is missing is computed)."""
+    from pipeline.progress import Printer
+    from pipeline.zero_cost import zero_cost
+
+    start = time.perf_counter()
+    result = zero_cost(study, device=device, out=out, progress=Printer())
+    out(f"{result.summary()} in {time.perf_counter() - start:.0f}s")
 
 
 def _report_or_say_why(study: Study, table: pd.DataFrame, out: Out) -> Path:

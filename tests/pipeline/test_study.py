@@ -125,7 +125,7 @@ def test_resolved_copy_round_trips(tmp_path):
         (lambda raw: raw["recipe"].update(momentum=1.5), "recipe.momentum: must be < 1"),
         (lambda raw: raw["executor"].update(runs_per_job=0), "executor.runs_per_job: must be >= 1, got 0"),
         (lambda raw: raw["executor"].update(threads_per_job=0), "executor.threads_per_job: must be >= 1"),
-        (lambda raw: raw["space"].update(flops_mf=[20, float("inf")]), "space: flops band [20, inf] must be finite with 0 <= lo < hi (in MF)"),
+        (lambda raw: raw["space"].update(flops_mf=[20, float("inf")]), "flops band [20, inf] must be finite"),
         (lambda raw: raw["space"].update(flops_mf=[40, 20]), "flops band [40, 20] must be finite"),
         (lambda raw: raw.update(seeds=[0, 0]), "seed(s) [0] listed twice"),
         (
