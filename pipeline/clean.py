@@ -2,9 +2,10 @@
 
 What goes: every run file (result, history, failure record, checkpoint, weights, dead claim) whose run key
 is not in the study's current plan, computed fresh — runs of an earlier version of the study (edited
-recipe, another space or store) and of tasks the study no longer has — plus temporary files left by killed
-processes. What stays: everything the current plan uses, claims of live workers, the architectures, the
-collected tables and the report. `--dry-run` lists what would go and removes nothing.
+recipe, another space or store) and of tasks the study no longer has —, the zero-cost scores of tasks the
+study no longer has, and temporary files left by killed processes. What stays: everything the current
+plan uses, claims of live workers, the architectures, the collected tables and the report. `--dry-run`
+lists what would go and removes nothing.
 """
 
 from __future__ import annotations
@@ -38,6 +39,12 @@ def stale_files(study: Study) -> list[Path]:
                 match = _KEY.match(path.name)
                 if match and (task_dir.name, match.group(1)) not in wanted and _not_live_claim(path):
                     found.append(path)
+    zero_cost = results_dir / "zero_cost"  # per-task scores of tasks the study no longer has
+    found += (
+        sorted(p for p in zero_cost.glob("*.parquet") if p.stem not in study.tasks)
+        if zero_cost.is_dir()
+        else []
+    )
     for path in results_dir.rglob(".*.tmp-*"):
         match = _TEMP.match(path.name)
         if match and not jobs.pid_alive(int(match.group(1))):

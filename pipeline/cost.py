@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipeline import layout
 from pipeline.cli import ArgumentParser
 from pipeline.study import Study, Task, load_study
 from pipeline.validate import positive_float
@@ -259,5 +260,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     study = load_study(args.study, data_root=args.data_root)
-    print(format_estimate(estimate(study, macs_per_second=args.macs_per_second), args.macs_per_second))
+    archs = None  # the study's own sample when it exists (checked against its space), else a fresh one
+    if (Path(study.results_dir) / layout.ARCH_FILE).is_file():
+        archs = layout.read_architectures(study)
+    print(format_estimate(estimate(study, archs, macs_per_second=args.macs_per_second), args.macs_per_second))
     return 0

@@ -16,10 +16,9 @@ n architectures × the study's seeds (replicate seeds not counted).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,24 +30,6 @@ from pipeline.validate import positive_int
 
 MAX_SIMULATED_N = 20_000  # draws × n ranks: 2,000 × 20,000 takes seconds; the formula is exact enough beyond
 DEFAULT_DRAWS = 2000
-
-
-def _bounded(low: float, high: float, *, high_closed: bool = False, what: str) -> Callable[[str], float]:
-    """An argparse type: a float in (low, high), or (low, high] with `high_closed`."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        problem = validate.range_problem(value, low=low, high=high, low_open=True, high_open=not high_closed)
-        if problem:
-            interval = f"({low:g}, {high:g}{']' if high_closed else ')'}"
-            raise argparse.ArgumentTypeError(f"{text!r} must lie in {interval} ({what})")
-        return value
-
-    parse.__name__ = what
-    return parse
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,19 +118,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pipeline.cost import V100_MACS_PER_SECOND
 
     parser = ArgumentParser(prog="python -m pipeline plan-size", description=__doc__.splitlines()[0])
-    parser.add_argument("--rho", type=_bounded(-1, 1, what="a Spearman ρ"), required=True, help="expected ρ")
+    parser.add_argument(
+        "--rho", type=validate.bounded_float(-1, 1, what="a Spearman ρ"), required=True, help="expected ρ"
+    )
     parser.add_argument(
         "--ci-width",
-        type=_bounded(0, 2, what="a total CI width in ρ"),
+        type=validate.bounded_float(0, 2, what="a total CI width in ρ"),
         required=True,
         help="wanted total width of the CI (high − low), e.g. 0.1 for about ±0.05",
     )
     parser.add_argument(
-        "--confidence", type=_bounded(0, 1, what="a confidence level"), default=0.95, help="default 0.95"
+        "--confidence",
+        type=validate.bounded_float(0, 1, what="a confidence level"),
+        default=0.95,
+        help="default 0.95",
     )
     parser.add_argument(
         "--reliability",
-        type=_bounded(0, 1, high_closed=True, what="a single-run seed-to-seed ρ"),
+        type=validate.bounded_float(0, 1, high_closed=True, what="a single-run seed-to-seed ρ"),
         help="single-run reliability of the tasks (geometric mean of the two): plan the corrected ρ",
     )
     parser.add_argument(

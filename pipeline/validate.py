@@ -67,6 +67,23 @@ def _argtype(convert: Any, *, low: float | None = None, low_open: bool = False, 
     return parse
 
 
+def bounded_float(low: float, high: float, *, high_closed: bool = False, what: str) -> Any:
+    """An argparse type: a float in the open interval (low, high), or (low, high] with `high_closed`."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if range_problem(value, low=low, high=high, low_open=True, high_open=not high_closed):
+            interval = f"({low:g}, {high:g}{']' if high_closed else ')'}"
+            raise argparse.ArgumentTypeError(f"{text!r} must lie in {interval} ({what})")
+        return value
+
+    parse.__name__ = what
+    return parse
+
+
 positive_int = _argtype(int, low=1, what="a positive integer")
 non_negative_int = _argtype(int, low=0, what="a non-negative integer")
 positive_float = _argtype(float, low=0, low_open=True, what="a positive number")
