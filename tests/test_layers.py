@@ -21,7 +21,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 UTILITIES = {"pipeline.errors", "pipeline.fsio", "pipeline.validate", "pipeline.progress", "pipeline.cli"}
 LEDGER = {"pipeline.plan", "pipeline.layout", "pipeline.jobs", "pipeline.taskdata"}
-STUDY = {"pipeline.study", "pipeline.ladder"}
+STUDY = {"pipeline.study", "pipeline.study_schema", "pipeline.ladder"}
 # torch-free parts of anynet: importing them (or `anynet` itself) must not load torch
 ANYNET_NUMPY = {
     "anynet",
