@@ -30,11 +30,11 @@ import yaml
 
 from pipeline import executors, fsio, jobs, layout
 from pipeline.cli import ArgumentParser
-from pipeline.errors import LaunchError
-from pipeline.plan import DEFAULT_MAX_ARRAY_SIZE, plan_study, split_arrays
+from pipeline.errors import DatasetError, LaunchError
+from pipeline.plan import DEFAULT_MAX_ARRAY_SIZE, TaskIdentity, plan_study, split_arrays
 from pipeline.progress import Printer, Progress, eta
 from pipeline.study import EXECUTOR_KINDS, Study, load_study
-from pipeline.taskdata import check_data, require_data, task_identity
+from pipeline.taskdata import check_data, has_store, prepare_command, require_data, task_identity
 from pipeline.validate import positive_int
 
 
@@ -62,12 +62,18 @@ class LaunchPlan:
         return sum(len(c) for c in self.chunks.values())
 
 
-def current_plan(study: Study) -> pd.DataFrame:
-    """The study's plan, computed fresh from its data and architectures (never read from an old file)."""
-    require_data(study)
+def current_plan(study: Study, identities: dict[str, TaskIdentity] | None = None) -> pd.DataFrame:
+    """The study's plan, computed fresh from its data and architectures (never read from an old file).
+
+    `identities`: task identities to use instead of the data (a bank being imported, before they are
+    recorded)."""
+    given = dict(identities or {})
+    require_data(study, frozenset(given))
     archs = layout.read_architectures(study)
-    identities = {name: task_identity(study, task) for name, task in study.tasks.items()}
-    return plan_study(study, archs, identities)
+    for name, task in study.tasks.items():
+        if name not in given:
+            given[name] = task_identity(study, task)
+    return plan_study(study, archs, given)
 
 
 def plan_launch(study: Study, *, kind: str | None = None) -> LaunchPlan:
@@ -80,6 +86,7 @@ def plan_launch(study: Study, *, kind: str | None = None) -> LaunchPlan:
     damaged = [p for name in study.tasks for p in layout.damaged_results(study.results_dir, name)]
     is_missing = [key not in done[task] for key, task in zip(plan["run_key"], plan["task"], strict=True)]
     missing = plan[is_missing]
+    _require_data_to_train(study, missing)
     active_ids = active_chunks(study) if kind == "slurm" else {}
     chunks: dict[str, list[int]] = {}
     active: dict[str, list[int]] = {}
@@ -144,6 +151,23 @@ class RunProgress:
         self._stop.set()
         self._thread.join()
         self._tick()
+
+
+def _require_data_to_train(study: Study, missing: pd.DataFrame) -> None:
+    """Refuse, before anything is submitted, runs to train of tasks whose data is not here (their other
+    runs came from a result bank)."""
+    lacking = {
+        t: int(n) for t, n in missing.groupby("task").size().items() if not has_store(study, study.tasks[t])
+    }
+    if lacking:
+        lines = [
+            f"task {t!r}: {n} run(s) to train; run: {prepare_command(study.tasks[t].entry, study.data_root)}"
+            for t, n in lacking.items()
+        ]
+        raise DatasetError(
+            f"{len(lacking)} task(s) have runs no result bank provided, and their data is not here to train "
+            "them:\n  " + "\n  ".join(lines)
+        )
 
 
 def describe(lp: LaunchPlan) -> str:

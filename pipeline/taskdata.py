@@ -2,16 +2,23 @@
 
 `open_task_store` opens a task's store once per process; `task_identity` is what the data contributes to
 run keys (the fingerprint hashes the store's content, see pipeline.data.store). `check_data` lists every
-dataset a study still needs, each with the command that prepares it. `TaskData` holds one task's two
+dataset a study still needs, each with the command that prepares it.
+
+A task whose store is not here can still be planned when a result bank recorded its identity
+(`results_dir/identities.json`, written by `pipeline bank import`): the bank's runs of it then count
+without the data (the lab that trained them had a store with that fingerprint). Only training a run of
+such a task needs its data; `launch` says so before submitting anything. `TaskData` holds one task's two
 device loaders for a whole chunk of runs: the images go to the device once per job, not once per run
 (at ImageNet scale the 50,000 validation images would otherwise be re-read for every run).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
+from pipeline import fsio
 from pipeline.errors import DatasetError
 from pipeline.plan import TaskIdentity
 from pipeline.study import Study, Task
@@ -34,7 +41,52 @@ def forget_stores() -> None:
     _STORES.clear()
 
 
+IDENTITIES_FILE = "identities.json"
+
+
+def has_store(study: Study, task: Task) -> bool:
+    from pipeline.data.store import is_store
+
+    return is_store(Path(study.data_root) / task.dataset)
+
+
+def recorded_identities(study: Study) -> dict[str, TaskIdentity]:
+    """The task identities a result bank recorded for tasks whose data is not here (by task name)."""
+    path = Path(study.results_dir) / IDENTITIES_FILE
+    if not path.is_file():
+        return {}
+    raw = fsio.read_json(path, fix="delete it and import the bank again")
+    return {
+        name: TaskIdentity(
+            **{k: record[k] for k in ("dataset", "variant_json", "fingerprint", "num_classes")}
+        )
+        for name, record in raw.items()
+    }
+
+
+def record_identities(study: Study, identities: dict[str, TaskIdentity], source: str) -> None:
+    """Remember identities of tasks whose data is not here (kept with those already recorded)."""
+    path = Path(study.results_dir) / IDENTITIES_FILE
+    raw = fsio.read_json(path) if path.is_file() else {}
+    for name, identity in identities.items():
+        raw[name] = {**dataclasses.asdict(identity), "source": source}
+    fsio.write_json(raw, path)
+
+
+def bank_identity(study: Study, task: Task) -> TaskIdentity | None:
+    """The recorded identity of a task without local data, when it is for this task's dataset and variant."""
+    recorded = recorded_identities(study).get(task.name)
+    if recorded is None or (recorded.dataset, recorded.variant_json) != (task.dataset, task.variant_json):
+        return None
+    return recorded
+
+
 def task_identity(study: Study, task: Task) -> TaskIdentity:
+    """The identity of the task's data: its local store's, else the one a result bank recorded."""
+    if not has_store(study, task):
+        recorded = bank_identity(study, task)
+        if recorded is not None:
+            return recorded
     store = open_task_store(study, task)
     return TaskIdentity(task.dataset, task.variant_json, str(store.fingerprint), int(store.num_classes))
 
@@ -51,15 +103,19 @@ def prepare_command(dataset: str, data_root: str | Path = "data") -> str:
     return f"python -m pipeline prepare {dataset}" + ("" if synthetic else " --source DIR") + root
 
 
-def check_data(study: Study) -> list[str]:
-    """One line per dataset not prepared under `data_root` (with its prepare command) or unusable variant."""
+def check_data(study: Study, provided: frozenset[str] = frozenset()) -> list[str]:
+    """One line per dataset not prepared under `data_root` (with its prepare command) or unusable variant;
+    tasks in `provided` (identities given by a bank being imported) need no data."""
     from pipeline.data.store import is_store
 
     unprepared: dict[str, list[str]] = {}  # catalogue name or user YAML -> tasks
     problems = []
     for task in study.tasks.values():
         if not is_store(Path(study.data_root) / task.dataset):
-            unprepared.setdefault(task.entry, []).append(task.name)
+            if (
+                task.name not in provided and bank_identity(study, task) is None
+            ):  # a bank's identity stands in
+                unprepared.setdefault(task.entry, []).append(task.name)
             continue
         try:
             open_task_store(study, task)
@@ -73,9 +129,9 @@ def check_data(study: Study) -> list[str]:
     return lines + problems
 
 
-def require_data(study: Study) -> None:
+def require_data(study: Study, provided: frozenset[str] = frozenset()) -> None:
     """Raise one DatasetError listing every unprepared dataset of the study."""
-    problems = check_data(study)
+    problems = check_data(study, provided)
     if problems:
         raise DatasetError(f"{len(problems)} dataset(s) not ready:\n  " + "\n  ".join(problems))
 
