@@ -40,7 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", required=True)
     report = verbs.add_parser("report", help="tables/, figures/ and report.html of a results folder")
     report.add_argument("--version", action="version", version=version_line())
-    report.add_argument("results_dir", type=Path, help="folder with architectures.parquet and runs.parquet")
+    report.add_argument(
+        "results_dir",
+        type=Path,
+        help="folder with architectures.parquet and runs.parquet (used when present: study.yaml, "
+        "costs.parquet, zero_cost.parquet)",
+    )
     report.add_argument("--out", type=Path, default=None, help="output folder (default: the results folder)")
     report.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for ρ CIs (0: none)")
     report.add_argument(

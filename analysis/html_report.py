@@ -6,6 +6,13 @@ import pandas as pd
 
 from analysis.compute import Analysis
 from analysis.correlation import correlation_matrix
+from analysis.html_trust import (
+    ladder_section,
+    noise_section,
+    target_trust_tables,
+    trust_method,
+    zero_cost_section,
+)
 from analysis.htmlbook import HtmlBook
 from analysis.structure import stages_text
 from analysis.tables import UNDERTRAINED_FRACTION
@@ -13,6 +20,9 @@ from analysis.targets import METHOD_RULES
 
 SECTIONS = {
     "targets": "Targets",
+    "noise": "Seed noise",
+    "ladder": "Proxy ladder",
+    "zero_cost": "Zero-cost predictors",
     "correlations": "Correlations",
     "apr": "APR scatter plots",
     "edf": "Error EDFs",
@@ -26,9 +36,9 @@ SECTIONS = {
 def method(analysis: Analysis) -> list[str]:
     """The Method section: how every number was computed and how the readings word them."""
     return [
-        "Only runs with status ok count; an architecture trained with several seeds on a task enters with "
-        "the mean error of its ok seeds. Every statistic uses the architectures present on both tasks "
-        "(its n).",
+        "Only runs with status ok count; an architecture trained with several base seeds on a task enters "
+        "with the mean error of its ok base-seed runs. Every statistic uses the architectures present on "
+        "both tasks (its n).",
         "Spearman ρ uses average ranks for ties (scipy.stats.spearmanr); its 95% CI is the percentile "
         f"interval of ρ over {analysis.n_boot} bootstrap resamples of architectures (with replacement). "
         "Pearson r and Kendall τ-b are reported beside it.",
@@ -49,6 +59,7 @@ def method(analysis: Analysis) -> list[str]:
         "Top-k overlap: share of the k best architectures two tasks have in common (chance: k/n). Regret: "
         "target error of the source task's best architecture minus the target's best error (percentage "
         "points).",
+        *trust_method(analysis),
     ]
 
 
@@ -190,9 +201,17 @@ def render_report(
             grid.insert(1, "matched proxy", [roles.matched.get(x) for x in roles.targets])
             book.table(grid, digits=2)
             book.table(pairs, digits=3, collapsed="Every target × source: ρ with 95% CI, n, verdict")
+        target_trust_tables(book, analysis)
     else:
         book.paragraph("No target task: every task is the reference or a proxy.")
     book.table(t["tasks"], digits=2, collapsed="Tasks: role, classes, architectures, best and median error")
+
+    book.heading(SECTIONS["noise"], anchor="noise")
+    noise_section(book, analysis)
+    book.heading(SECTIONS["ladder"], anchor="ladder")
+    ladder_section(book, analysis, figs)
+    book.heading(SECTIONS["zero_cost"], anchor="zero_cost")
+    zero_cost_section(book, analysis)
 
     book.heading(SECTIONS["correlations"], anchor="correlations")
     figs("correlations")

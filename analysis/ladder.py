@@ -30,6 +30,7 @@ LADDER_COLUMNS = [
     "spearman", "spearman_ci_low", "spearman_ci_high", "n", "pareto",
 ]  # fmt: skip
 FULL = "full"  # the factor of the parent's own row against a target
+TRUSTED_RHO, TRUSTED_CI_LOW = 0.9, 0.8  # the report's bar for a trustworthy rung (issue 14)
 _CORRELATION_COLUMNS = ("task_a", "task_b", "spearman", "spearman_ci_low", "spearman_ci_high", "n")
 
 
@@ -138,6 +139,25 @@ def trustworthy_sentence(
         return f"Against {versus}, no rung has a correlation yet, so none reaches {bar}."
     top = rows.loc[rows["spearman"].idxmax()]
     return f"Against {versus}, no rung reaches {bar}; the closest is {top['task']} ({_rho_text(top)})."
+
+
+def zero_cost_clause(
+    agreement: pd.DataFrame | None, task: str, rho_min: float = 0.9, ci_low_min: float = 0.8
+) -> str | None:
+    """Whether a zero-cost predictor scored on `task` clears the same bar as a rung (agreement table of
+    analysis/zero_cost.py); None without scores of the task."""
+    rows = (
+        None if agreement is None else agreement[(agreement["task"] == task) & agreement["spearman"].notna()]
+    )
+    if rows is None or rows.empty:
+        return None
+    trusted = rows[(rows["spearman"] >= rho_min) & (rows["spearman_ci_low"] >= ci_low_min)]
+    if len(trusted):
+        best = trusted.loc[trusted["spearman"].idxmax()]
+        name = best["predictor"]
+        return f"The zero-cost predictor {name} reaches it too ({_rho_text(best)}), at near-zero cost."
+    best = rows.loc[rows["spearman"].idxmax()]
+    return f"No zero-cost predictor reaches it; the best is {best['predictor']} ({_rho_text(best)})."
 
 
 # ---------------------------------------------------------------------------------------------- helpers

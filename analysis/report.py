@@ -1,8 +1,10 @@
 """`analysis report`: read a study folder, run every analysis, write tables/, figures/ and report.html.
 
 This is the I/O shell around the pure core (`analysis.compute.analyse`, `analysis.plots`): it reads
-`architectures.parquet`, `runs.parquet` and, when present, `study.yaml`; every file it writes goes to a
-temporary name first and is renamed, so a reader never sees half a table or half a report.
+`architectures.parquet`, `runs.parquet` and, when present, `study.yaml`, `costs.parquet` (written by
+`pipeline collect`) and `zero_cost.parquet` (written by `pipeline zero-cost`); every file it writes goes to a
+temporary name first and is renamed, so a reader never sees half a table or half a report. An optional file
+that cannot be read becomes a warning in the report, not an error.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from analysis.correlation import correlation_matrix
 from analysis.edf import GOOD_RANGE_RESAMPLES
 from analysis.errors import AnalysisError
 from analysis.html_report import render_report
+from analysis.ladder import TRUSTED_RHO
 from analysis.tables import SCHEMAS, to_arrow
 
 
@@ -64,6 +67,26 @@ def load_results(results_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict | 
         if not isinstance(study, dict):
             raise AnalysisError(f"{study_path} must hold a mapping (name, reference, tasks, …)")
     return frames[0], frames[1], study
+
+
+OPTIONAL_FILES = {"costs": "costs.parquet", "zero_cost": "zero_cost.parquet"}
+
+
+def load_optional(results_dir: Path) -> tuple[dict[str, pd.DataFrame | None], list[str]]:
+    """The optional tables of a results folder (name -> table, None when absent) and a warning for each
+    file that exists but cannot be read (it is then treated as absent)."""
+    found: dict[str, pd.DataFrame | None] = {}
+    problems = []
+    for key, name in OPTIONAL_FILES.items():
+        path = Path(results_dir) / name
+        found[key] = None
+        if not path.is_file():
+            continue
+        try:
+            found[key] = pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises several types for a damaged file
+            problems.append(f"{path} is not a readable parquet file ({exc}); its section is left out")
+    return found, problems
 
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -153,7 +176,32 @@ def draw_figures(analysis: Analysis, fig_dir: Path) -> list[tuple[str, str, str,
             f"Error against {name} per task.",
             plots.driver_figure(matrix, analysis.archs, driver, t["drivers"]),
         )
+    ladder = t["ladder"]
+    placeable = ladder["cost_fraction"].gt(0) & ladder["spearman"].notna()
+    if placeable.any():
+        from analysis.ladder_figure import ladder_figure
+
+        scores = t["zero_cost_agreement"] if analysis.has_zero_cost else None
+        figure = ladder_figure(ladder, TRUSTED_RHO, scores)
+        add("ladder", "ladder", ladder_caption(scores is not None), figure)
     return out
+
+
+def ladder_caption(zero_cost: bool) -> str:
+    """The ladder figure's caption; says where the zero-cost diamonds sit and why."""
+    text = (
+        "Proxy ladder: each rung's cost (fraction of the full task's GPU-hours from costs.parquet, log "
+        "scale) against its Spearman ρ (bootstrap 95% CI) with the full task (parent) and with each target; "
+        "stars: the full task, ringed: the Pareto frontier (no cheaper rung ranks better), dashed: "
+        f"ρ = {TRUSTED_RHO}."
+    )
+    if zero_cost:
+        text += (
+            " Grey diamonds: zero-cost predictors scored on the panel's task, drawn at a fixed x one decade "
+            "left of the cheapest rung, not at their measured cost: that is wall-clock seconds on the "
+            "scoring device (0 for params and flops), listed in the Zero-cost section."
+        )
+    return text
 
 
 def build_report(
@@ -175,10 +223,19 @@ def build_report(
         raise AnalysisError(f"--good-range-resamples must be 1 or more, got {good_range_resamples}")
     start = time.perf_counter()
     runs, archs, study = load_results(results_dir)
+    optional, problems = load_optional(results_dir)
     read_s = time.perf_counter() - start
     analysis = analyse(
-        runs, archs, study, n_boot=n_boot, good_range_resamples=good_range_resamples, seed=seed
+        runs,
+        archs,
+        study,
+        n_boot=n_boot,
+        good_range_resamples=good_range_resamples,
+        seed=seed,
+        costs=optional["costs"],
+        zero_cost_scores=optional["zero_cost"],
     )
+    analysis.warnings += problems
     report = Report(out_dir=out_dir, analysis=analysis, timings={"read": read_s, **analysis.timings})
 
     clock = time.perf_counter()

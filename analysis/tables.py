@@ -169,6 +169,19 @@ _RHO = {"spearman": _F, "spearman_ci_low": _F, "spearman_ci_high": _F}
 _ARCH = {"depths": _L, "widths": _L, "bottleneck_ratios": _L, "group_widths": _L}
 
 
+_TRUST = {  # analysis/trust.py's TRUST_COLUMNS, in its order
+    "reference_spearman_corrected": _F, "reference_spearman_corrected_ci_low": _F,
+    "reference_spearman_corrected_ci_high": _F, "reference_corrected_above_1": _B,
+    "reference_reliability": _F, "target_reliability": _F, "noise_ceiling": _F, "noise_share": _F,
+    "best_minus_reference": _F, "best_minus_reference_ci_low": _F, "best_minus_reference_ci_high": _F,
+    "best_minus_reference_p": _F, "planned_rho": _F, "n_for_halfwidth_05": _I, "plan_size_command": _S,
+    "zero_cost_best": _S, "zero_cost_spearman": _F, "zero_cost_spearman_ci_low": _F,
+    "zero_cost_spearman_ci_high": _F, "zero_cost_n": _I, "trained_best": _S, "trained_minus_zero_cost": _F,
+    "trained_minus_zero_cost_ci_low": _F, "trained_minus_zero_cost_ci_high": _F,
+    "trained_minus_zero_cost_p": _F,
+}  # fmt: skip
+
+
 def _pair(prefix: str) -> dict[str, pa.DataType]:
     return {f"{prefix}_{k}": t for k, t in {**_RHO, "pearson": _F, "n": _I, "verdict": _S}.items()}
 
@@ -178,7 +191,8 @@ SCHEMAS: dict[str, pa.Schema] = {
     for name, cols in {
         "edf": {"task": _S, "error": _F, "edf": _F, "edf_right": _F, "n": _I},
         "correlations": {"task_a": _S, "task_b": _S, **_RHO, "spearman_p": _F, "pearson": _F, "kendall": _F,
-                         "n": _I},
+                         "n": _I, "spearman_corrected": _F, "spearman_corrected_ci_low": _F,
+                         "spearman_corrected_ci_high": _F, "corrected_above_1": _B, "rel_a": _F, "rel_b": _F},
         "drivers": {"task": _S, "driver": _S, **_RHO, "spearman_p": _F, "n": _I},
         "structure": {"task": _S, "stage": _I, "param": _S, "best": _F, "mean": _F, "sd": _F, "k": _I,
                       "best_arch_id": _I},
@@ -197,12 +211,24 @@ SCHEMAS: dict[str, pa.Schema] = {
                     "regret_reference": _F, "regret_matched": _F,
                     "top10_overlap_reference": _F, "top10_overlap_matched": _F,
                     "target_undertrained": _B, "reference_undertrained": _B, "matched_undertrained": _B,
-                    "reading": _S},
+                    **_TRUST, "reading": _S},
         "target_proxies": {"target": _S, "source": _S, "role": _S, "matched": _B, **_RHO, "n": _I,
                            "verdict": _S},
         "comparison": {"source": _S, "setting": _S, "kind": _S, "task_a": _S, "task_b": _S, "published": _F,
                        "published_n": _I, "study": _F, "study_ci_low": _F, "study_ci_high": _F, "study_n": _I,
                        "difference": _F, "published_in_ci": _B},
+        "reliability": {"task": _S, "n_archs": _I, "n_seeds": _I, "seed_spearman": _F,
+                        "seed_spearman_ci_low": _F, "seed_spearman_ci_high": _F, "spread_pp": _F,
+                        "base_seeds": _I, "matrix_reliability": _F},
+        "proxy_differences": {"target": _S, "proxy_a": _S, "proxy_b": _S, "rho_a": _F, "rho_b": _F,
+                              "rho_ab": _F, "delta": _F, "ci_low": _F, "ci_high": _F, "n": _I,
+                              "t_statistic": _F, "p_value": _F, "zou_ci_low": _F, "zou_ci_high": _F,
+                              "method": _S},
+        "ladder": {"task": _S, "of": _S, "factor": _S, "value": _S, "versus": _S, "versus_role": _S,
+                   "macs": _F, "gpu_hours": _F, "cost_fraction": _F, **_RHO, "n": _I, "pareto": _B},
+        "zero_cost": {"arch_id": _I, "task": _S, "predictor": _S, "score": _F, "seconds": _F},
+        "zero_cost_agreement": {"task": _S, "predictor": _S, **_RHO, "n": _I, "verdict": _S, "seconds": _F,
+                                "hours": _F, "cost_fraction": _F},
         "tasks": {"task": _S, "role": _S, "classes": _I, "matched_proxy": _S, "architectures": _I,
                   "seeds_max": _I, "best_error": _F, "median_error": _F, "metric": _S,
                   "median_final_loss": _F, "chance_loss": _F, "chance_error": _F,

@@ -7,13 +7,8 @@ target error of the reference's and the matched proxy's best; regret, top-10 ove
 its sources barely trained, and a one-paragraph reading. `target_proxy_table` lists ρ of every target with
 the reference and every proxy (the long form of T22 Table 3).
 
-Wording rules (printed in the report's Method section, `METHOD_RULES`): a reading follows the 95 % CI, not
-the point estimate. A CI that includes 0 is "no evidence of agreement" (or, from MIN_READING_N architectures
-on, "no useful agreement" when it also stays within ±0.3). Any other claim needs MIN_READING_N architectures:
-below that, ρ and its CI are shown but not read. A CI below 0 is "inversely"; otherwise the lower bound
-decides: ≥ 0.85 "very well", ≥ 0.6 "well", ≥ 0.3 "at least moderately well", > 0 "better
-than chance, but perhaps only weakly". A CI wider than WIDE_CI, or n < MIN_READING_N, adds a pointer to the
-planner (`python -m pipeline plan-size`).
+The wording of ρ (verdicts and phrases) lives in analysis/wording.py; the sentences on seed noise, proxy
+differences, the planner and zero-cost predictors in analysis/trust.py. Their names stay importable from here.
 """
 
 from __future__ import annotations
@@ -27,90 +22,28 @@ from analysis.correlation import lookup
 from analysis.roles import Roles
 from analysis.structure import stages_text
 from analysis.tables import SCHEMAS, UNDERTRAINED_FRACTION
-
-MIN_READING_N = 10  # fewer architectures: ρ and its bootstrap CI are shown but not read
-WIDE_CI = 0.5  # a CI wider than this cannot tell weak from strong agreement: the reading says so
-NO_USE = 0.3  # a CI inside (−0.3, 0.3) that includes 0 rules out useful agreement
-PLAN_CI_WIDTH = 0.3  # the width suggested to the planner: narrow enough to tell the levels below apart
-LEVELS = ((0.85, "very_strong"), (0.6, "strong"), (0.3, "moderate"), (0.0, "weak"))  # lower CI bound ≥
-PREDICATES = {
-    "very_strong": "ranks architectures very well",
-    "strong": "ranks architectures well",
-    "moderate": "ranks architectures at least moderately well",
-    "weak": "agrees better than chance, but perhaps only weakly",
-}
-METHOD_RULES = (
-    "Readings follow the 95% CI of ρ, not its point estimate. A CI that includes 0 reads 'no evidence of "
-    f"agreement' ('no useful agreement' when it also lies within ±{NO_USE} and n ≥ {MIN_READING_N}). Any "
-    f"other reading needs at least {MIN_READING_N} architectures (below that a bootstrap CI means little, "
-    "e.g. [1.00, 1.00] at n = 4): ρ is shown but not read. A CI entirely below 0 reads 'inversely'; "
-    "otherwise its lower bound L decides: "
-    "L ≥ 0.85 'very well', L ≥ 0.6 'well', L ≥ 0.3 'at least moderately well', L > 0 'better than chance, "
-    f"but perhaps only weakly'. A CI wider than {WIDE_CI} or n < {MIN_READING_N} is flagged with the "
-    "planner command (python -m pipeline plan-size --rho R --ci-width W), which gives the architectures a "
-    "CI of width W needs. The `verdict` columns hold the level: not_computed, too_few, no_ci, inverse, "
-    "no_evidence, at_most_weak, weak, moderate, strong, very_strong."
+from analysis.trust import (
+    TRUST_COLUMNS,
+    difference_sentence,
+    noise_sentence,
+    planner_sentence,
+    zero_cost_sentence,
 )
-
-
-# ---- verdicts and their words ----
-
-
-def verdict(rho: float, low: float, high: float, n: int) -> str:
-    """The level a (ρ, CI, n) supports (see module doc): a CI that includes 0 is read at any n (it claims
-    nothing); a claim of agreement needs n ≥ MIN_READING_N and a CI."""
-    if _nan(rho):
-        return "not_computed"
-    if _nan(low) or _nan(high):
-        return "too_few" if n < MIN_READING_N else "no_ci"
-    if low <= 0 <= high:
-        narrow = n >= MIN_READING_N and low > -NO_USE and high < NO_USE
-        return "at_most_weak" if narrow else "no_evidence"
-    if n < MIN_READING_N:
-        return "too_few"
-    if high < 0:
-        return "inverse"
-    return next(level for bound, level in LEVELS if low >= bound)
-
-
-def _nan(x: object) -> bool:
-    return x is None or x is pd.NA or (isinstance(x, float) and math.isnan(x))
-
-
-def _rho(rho: float, low: float, high: float) -> str:
-    ci = "" if _nan(low) or _nan(high) else f" [{low:.2f}, {high:.2f}]"
-    return f"ρ = {rho:.2f}{ci}"
-
-
-def _wide(low: float, high: float) -> bool:
-    return not (_nan(low) or _nan(high)) and high - low > WIDE_CI
-
-
-def planner_command(rho: float) -> str:
-    """The planner call that says how many architectures a CI of PLAN_CI_WIDTH needs at this ρ."""
-    r = 0.0 if _nan(rho) else min(abs(rho), 0.95)
-    return f"python -m pipeline plan-size --rho {r:.2f} --ci-width {PLAN_CI_WIDTH}"
-
-
-def describe(rho: float, low: float, high: float, n: int) -> str:
-    """What a source's ρ with a target supports, as a predicate ('ranks architectures well (ρ = …)')."""
-    level = verdict(rho, low, high, n)
-    if level == "not_computed":
-        return "gives no ρ (too few shared architectures, or a constant error)"
-    text = _rho(rho, low, high)
-    short = f"; too few architectures: n = {n}" if _wide(low, high) or n < MIN_READING_N else ""
-    if level == "too_few":
-        return f"gives {text}, which cannot be read from n = {n} architectures"
-    if level == "no_ci":
-        return f"gives {text} without a confidence interval (--bootstrap 0), so it is not read"
-    if level == "inverse":
-        return f"ranks architectures inversely ({text}: the interval lies below 0{short})"
-    if level == "no_evidence":
-        return f"shows no evidence of agreement ({text}: the interval includes 0{short})"
-    if level == "at_most_weak":
-        return f"shows no useful agreement ({text}: the interval includes 0 and lies within ±{NO_USE})"
-    return f"{PREDICATES[level]} ({text}{short})"
-
+from analysis.wording import (  # noqa: F401  (re-exported: the wording's public names, as before)
+    LEVELS,
+    METHOD_RULES,
+    MIN_READING_N,
+    NO_USE,
+    PLAN_CI_WIDTH,
+    PREDICATES,
+    WIDE_CI,
+    _nan,
+    _rho,
+    _wide,
+    describe,
+    planner_command,
+    verdict,
+)
 
 # ---- tables ----
 
@@ -186,9 +119,11 @@ def target_table(
     sizes: Mapping[str, int] | None = None,
     best: pd.DataFrame | None = None,
     health: pd.DataFrame | None = None,
+    trust: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per target (see module doc), with a `reading` column; `sizes`: architectures per task,
-    `best`: `structure.best_architectures`, `health`: `tables.training_health` (indexed by task)."""
+    `best`: `structure.best_architectures`, `health`: `tables.training_health` (indexed by task), `trust`:
+    `trust.target_trust` (indexed by target; None leaves its columns empty and its sentences out)."""
     proxies = target_proxy_table(roles, correlations)
     rows = []
     for target in roles.targets:
@@ -212,6 +147,10 @@ def target_table(
         row["target_undertrained"] = _undertrained(health, target)
         row["reference_undertrained"] = _undertrained(health, roles.reference)
         row["matched_undertrained"] = _undertrained(health, row["matched_proxy"])
+        if trust is not None and target in trust.index:
+            row.update(trust.loc[target].to_dict())
+        else:
+            row.update({k: (None if t is object else math.nan) for k, t in TRUST_COLUMNS.items()})
         row["reading"] = reading(row)
         rows.append(row)
     return pd.DataFrame(rows, columns=SCHEMAS["targets"].names)
@@ -261,8 +200,9 @@ def _pick(row: Mapping) -> str | None:
 
 
 def reading(row: Mapping) -> str:
-    """One paragraph saying, from the numbers of a target row, what the reference and proxies support,
-    whether any of the tasks barely trained, and which architecture to pick."""
+    """One paragraph saying, from the numbers of a target row, what the reference and proxies support (and,
+    when the row has them, the trust columns: seed noise, proxy differences, zero-cost predictors, the
+    planner), whether any of the tasks barely trained, and which architecture to pick."""
     target = row["target"]
     classes = f"{int(row['classes'])} classes, " if not _nan(row.get("classes")) else ""
     n = row.get("architectures")
@@ -279,6 +219,7 @@ def reading(row: Mapping) -> str:
         parts = [head + f", there is no ρ with {reference} (too few shared architectures, or constant)."]
     else:
         parts = [head + f", {reference} {describe(*stats('reference'))}."]
+    parts.append(noise_sentence(row))
     best, matched = row.get("best_proxy"), row["matched_proxy"]
     if best is not None:
         if matched == best:
@@ -291,6 +232,7 @@ def reading(row: Mapping) -> str:
             if matched is not None and matched != reference and row["matched_n"]:
                 text += f"; the class-count-matched {matched} {describe(*stats('matched'))}"
             parts.append(text + ".")
+    parts += [difference_sentence(row), zero_cost_sentence(row)]
     flagged = (("target", target), ("reference", reference), ("matched", matched))
     for task in dict.fromkeys(t for p, t in flagged if t is not None and _flag(row.get(f"{p}_undertrained"))):
         parts.append(
@@ -307,7 +249,8 @@ def reading(row: Mapping) -> str:
             f"Too few architectures for a confident reading (n = {n}): `{planner_command(rho)}` gives the "
             f"number a CI of width {PLAN_CI_WIDTH} needs."
         )
-    return " ".join(parts)
+    parts.append(planner_sentence(row))
+    return " ".join(p for p in parts if p)
 
 
 def report_warnings(targets: pd.DataFrame, health: pd.DataFrame | None, n_archs: int) -> list[str]:

@@ -55,12 +55,14 @@ def _chromium(tmp_path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([CHROMIUM, *flags, *args], capture_output=True, text=True, timeout=180, check=False)
 
 
-def test_report_loads_every_figure_without_errors(small_report, tmp_path):
-    html = (small_report / "report.html").read_text()
+@pytest.mark.parametrize("which", ["small_report", "ladder_report"])  # the latter with the new sections
+def test_report_loads_every_figure_without_errors(which, tmp_path, request):
+    report = request.getfixturevalue(which)
+    html = (report / "report.html").read_text()
     probed = html.replace("<head>", "<head>" + PROBE_HEAD, 1).replace("</body>", PROBE_BODY + "</body>", 1)
     page = tmp_path / "report.html"
     page.write_text(probed)
-    n_figures = len(list((small_report / "figures").glob("*.png")))
+    n_figures = len(list((report / "figures").glob("*.png")))
     result = _chromium(
         tmp_path,
         "--enable-logging=stderr",

@@ -35,7 +35,7 @@ def tiny_report(tmp_path_factory):
     return folder
 
 
-@pytest.mark.parametrize("which", ["small_report", "tiny_report"])
+@pytest.mark.parametrize("which", ["small_report", "tiny_report", "noise_report", "ladder_report"])
 def test_every_table_reads_back_with_its_declared_arrow_types(which, request):
     folder = request.getfixturevalue(which)
     written = {p.stem for p in (folder / "tables").glob("*.parquet")}
