@@ -42,25 +42,34 @@ def test_demo_runs_end_to_end_and_a_rerun_trains_nothing(tmp_path):
     assert first.returncode == 0, first.stderr[-2000:]
     lines = first.stdout.strip().splitlines()
     assert lines[-1] == f"report: {tmp_path / 'results' / 'report.html'}"
-    assert "runs 16/16 done" in first.stderr  # the progress line (stderr, as every progress line)
+    # 4 architectures x 6 tasks (4 + two ladder rungs of the reference) + 4 replicate runs of the reference
+    assert "runs 28/28 done" in first.stderr  # the progress line (stderr, as every progress line)
     assert sum(line.startswith("generated synth-") for line in lines) == 3
 
     runs = pd.read_parquet(tmp_path / "results" / "runs.parquet")
-    assert len(runs) == 16 and set(runs["status"]) == {"ok"}
-    assert set(runs["task"]) == {"textures", "textures-4", "shapes", "counting"}
+    assert len(runs) == 28 and set(runs["status"]) == {"ok"}
+    tasks = {"textures", "textures-4", "shapes", "counting", "textures@r16", "textures@e2"}
+    assert set(runs["task"]) == tasks
     assert runs.groupby("task")["arch_id"].nunique().eq(4).all()
-    assert runs["error"].between(0, 100).all() and (runs["epochs"] == 1).all()
+    assert sorted(runs.loc[runs["task"] == "textures", "seed"].value_counts()) == [4, 4]  # seeds 0 and 1
+    assert (
+        runs["error"].between(0, 100).all() and (runs.loc[runs["task"] != "textures@e2", "epochs"] == 1).all()
+    )
+    assert set(runs.loc[runs["task"] == "textures@r16", "resolution"]) == {16}
+    zero_cost = pd.read_parquet(tmp_path / "results" / "zero_cost.parquet")
+    assert len(zero_cost) == 4 * 6 * 7 and set(zero_cost["task"]) == tasks  # archs x tasks x predictors
+    assert len(pd.read_parquet(tmp_path / "results" / "costs.parquet")) == 6
     assert set(runs.loc[runs["task"] == "textures-4", "num_classes"]) == {4}
 
     html = (tmp_path / "results" / "report.html").read_text()
     assert "Architecture ranking report: demo" in html and "On shapes" in html and "On counting" in html
     correlations = pd.read_parquet(tmp_path / "results" / "tables" / "correlations.parquet")
-    assert len(correlations) == 6 and (correlations["n"] == 4).all()
+    assert len(correlations) == 15 and (correlations["n"] == 4).all()  # the base seed only: 4 per task
 
     again = _run(study)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "report is up to date" in again.stdout
-    assert "nothing to submit" in again.stdout and "collected 16 runs (16 ok)" in again.stdout
-    assert "generated" not in again.stdout and "runs 16/16" not in again.stderr
+    assert "nothing to submit" in again.stdout and "collected 28 runs (28 ok)" in again.stdout
+    assert "generated" not in again.stdout and "runs 28/28" not in again.stderr
     rerun = pd.read_parquet(tmp_path / "results" / "runs.parquet")
     pd.testing.assert_frame_equal(runs, rerun)  # nothing trained again: same rows, same finish times
