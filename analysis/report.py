@@ -10,9 +10,7 @@ that cannot be read becomes a warning in the report, not an error.
 from __future__ import annotations
 
 import io
-import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from analysis.errors import AnalysisError
 from analysis.html_report import render_report
 from analysis.ladder import TRUSTED_RHO
 from analysis.tables import SCHEMAS, to_arrow
+from pipeline.fsio import write_with
 
 
 @dataclass
@@ -89,15 +88,6 @@ def load_optional(results_dir: Path) -> tuple[dict[str, pd.DataFrame | None], li
     return found, problems
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def write_table(df: pd.DataFrame, path: Path, name: str | None = None) -> None:
     """Write one table as parquet, atomically; with the arrow schema of `name` (analysis.tables.SCHEMAS,
     default: the file's stem), so empty and all-NaN columns keep their types."""
@@ -106,9 +96,9 @@ def write_table(df: pd.DataFrame, path: Path, name: str | None = None) -> None:
     name = name or path.stem
     if name in SCHEMAS:
         table = to_arrow(df, name)
-        _atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+        write_with(path, lambda tmp: pq.write_table(table, tmp))
     else:
-        _atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
+        write_with(path, lambda tmp: df.to_parquet(tmp, index=False))
 
 
 def save_figure(fig, stem: Path, dpi: int = 110, *, tight: bool = False) -> bytes:
@@ -120,8 +110,8 @@ def save_figure(fig, stem: Path, dpi: int = 110, *, tight: bool = False) -> byte
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches=bbox)
     png = buffer.getvalue()
-    _atomic_write(stem.with_suffix(".png"), lambda tmp: tmp.write_bytes(png))
-    _atomic_write(
+    write_with(stem.with_suffix(".png"), lambda tmp: tmp.write_bytes(png))
+    write_with(
         stem.with_suffix(".svg"), lambda tmp: fig.savefig(tmp, format="svg", dpi=dpi, bbox_inches=bbox)
     )
     plt.close(fig)  # a no-op for figures pyplot does not manage
@@ -258,6 +248,6 @@ def build_report(
     name = str((study or {}).get("name") or results_dir.resolve().name)
     text = render_report(analysis, figures, study_name=name, results_dir=str(results_dir), command=command)
     report.html = out_dir / "report.html"
-    _atomic_write(report.html, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    write_with(report.html, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     report.timings["html"] = time.perf_counter() - clock
     return report

@@ -72,7 +72,9 @@ def infer_roles(
         if proxy not in classes and m:
             classes[proxy] = int(m.group(1))
     targets = [t for t in tasks if t != reference and t not in proxies]
-    proxy_classes = {p: classes[p] for p in proxies if p in classes}
+    # ladder rungs are cheaper copies of one task, not class-count members: never matched automatically
+    rungs = {t for t in tasks if (spec.get(t) or {}).get("rung")} if study else set()
+    proxy_classes = {p: classes[p] for p in proxies if p in classes and p not in rungs}
     matched: dict[str, str | None] = {}
     for target in targets:
         named = (spec.get(target) or {}).get("proxy")

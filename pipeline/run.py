@@ -21,8 +21,6 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import pandas as pd
-
 from pipeline import fsio, jobs, layout
 from pipeline.cli import ArgumentParser
 from pipeline.launch import add_study_arguments
@@ -77,27 +75,26 @@ def prepare_derived_stores(study: Study, out: Out = print) -> list[str]:
     return made
 
 
-def _table_digest(table: pd.DataFrame) -> str:
-    return hashlib.sha256(pd.util.hash_pandas_object(table, index=False).values.tobytes()).hexdigest()
+REPORT_INPUTS = ("runs.parquet", "architectures.parquet", "study.yaml", "costs.parquet", "zero_cost.parquet")
 
 
-def _report_digest(results_dir: Path, table: pd.DataFrame) -> str:
-    """What the report is drawn from: the runs, and the zero-cost scores when there are any."""
-    from pipeline.zero_cost import ZERO_COST_FILE
+def _report_digest(results_dir: Path) -> str:
+    """What the report is drawn from: the bytes of every input file it reads, and the code's version."""
+    from pipeline.cli import version
 
-    digest = _table_digest(table)
-    scores = results_dir / ZERO_COST_FILE
-    if scores.is_file():
-        digest += "+" + _table_digest(fsio.read_table(scores))
-    return digest
+    hasher = hashlib.sha256(version().encode())
+    for name in REPORT_INPUTS:
+        path = results_dir / name
+        hasher.update(f"\0{name}\0".encode() + (path.read_bytes() if path.is_file() else b"-"))
+    return hasher.hexdigest()
 
 
-def write_report(study: Study, table: pd.DataFrame, out: Out = print) -> Path:
-    """analysis report over the results folder, skipped when runs.parquet (and zero_cost.parquet) have not
-    changed since the last."""
+def write_report(study: Study, out: Out = print) -> Path:
+    """analysis report over the results folder, skipped when none of its inputs (REPORT_INPUTS) changed
+    since the last one."""
     results_dir = Path(study.results_dir)
     html, stamp = results_dir / "report.html", results_dir / ".report-input"
-    digest = _report_digest(results_dir, table)
+    digest = _report_digest(results_dir)
     if html.is_file() and stamp.is_file() and stamp.read_text() == digest:
         out("report is up to date")
         return html
@@ -107,6 +104,8 @@ def write_report(study: Study, table: pd.DataFrame, out: Out = print) -> Path:
     report = build_report(
         results_dir, None, command=f"python -m pipeline run --study {layout.study_argument(study)}"
     )
+    for warning in report.analysis.warnings:
+        out(f"warning: {warning}")
     for note in report.analysis.notes:
         out(f"note: {note}")
     fsio.write_text(digest, stamp)
@@ -159,7 +158,7 @@ def run_study(
             + f"; see: python -m pipeline status --study {layout.study_argument(study)}"
         )
     if report and not result.table.empty:
-        html = _report_or_say_why(study, result.table, out)
+        html = _report_or_say_why(study, out)
     out(f"done in {time.perf_counter() - started:.0f}s")
     return html, not failed and not unfinished
 
@@ -174,12 +173,12 @@ def _zero_cost_step(study: Study, device: str | None, out: Out) -> None:
     out(f"{result.summary()} in {time.perf_counter() - start:.0f}s")
 
 
-def _report_or_say_why(study: Study, table: pd.DataFrame, out: Out) -> Path:
+def _report_or_say_why(study: Study, out: Out) -> Path:
     """The report, or (when the finished runs are too few to analyse) one line saying why."""
     from analysis.errors import AnalysisError
 
     try:
-        return write_report(study, table, out)
+        return write_report(study, out)
     except AnalysisError as error:
         out(f"no report yet: {error}")
         return Path(study.results_dir) / "report.html"

@@ -95,3 +95,26 @@ def test_study_yaml_names_reference_roles_and_proxy():
 def test_study_reference_without_runs_is_none():
     roles = infer_roles(["a", "b"], {}, {"reference": "imagenet", "tasks": {}})
     assert roles.reference is None and roles.targets == ("a", "b")
+
+
+def test_ladder_rungs_are_never_matched_by_class_count():
+    """A rung of the reference has the reference's class count, but it is a cheaper copy of one task, not
+    a class-count member: a target without an explicit proxy is not matched to it."""
+    study = {
+        "reference": "imagenet",
+        "tasks": {
+            "imagenet": {"role": "reference"},
+            "imagenet@r32": {
+                "role": "proxy",
+                "rung": {"of": "imagenet", "factor": "resolution", "value": 32},
+            },
+            "imagenet-100": {"role": "proxy"},
+            "insects": {"role": "target"},
+        },
+    }
+    classes = {"imagenet": 1000, "imagenet@r32": 1000, "imagenet-100": 100, "insects": 291}
+    roles = infer_roles(["imagenet", "imagenet@r32", "imagenet-100", "insects"], classes, study)
+    assert roles.matched["insects"] == "imagenet-100"
+    del study["tasks"]["imagenet-100"]
+    roles = infer_roles(["imagenet", "imagenet@r32", "insects"], classes, study)
+    assert roles.matched["insects"] is None and "imagenet@r32" in roles.proxies
