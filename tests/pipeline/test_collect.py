@@ -9,15 +9,17 @@ import dataclasses
 
 import pandas as pd
 import pyarrow.parquet as pq
+import pytest
 import yaml
 
 from pipeline import layout
+from pipeline.__main__ import main as pipeline_main
 from pipeline.clean import clean
 from pipeline.collect import collect, main
 from pipeline.launch import current_plan, launch
 from pipeline.layout import RESULT_COLUMNS, result_schema
 from pipeline.study import load_study
-from tests.pipeline.fanout_support import make_tiny_study
+from tests.pipeline.fanout_support import make_tiny_study, write_random_store
 
 
 def _fake_result(study, task, key, arch_id, error=10.0):
@@ -109,3 +111,43 @@ def test_keep_weights_best_k_keeps_each_tasks_best(tmp_path):
     for task, group in table.groupby("task"):
         best = group.sort_values("error")["run_key"].iloc[0]
         assert layout.weights_path(study.results_dir, task, best).exists()
+
+
+def test_collect_on_a_full_disk_is_one_error_and_keeps_what_was_there(tmp_path, capsys):
+    """On a real, full tmpfs (root only; skipped otherwise): collect exits 1 with one line, leaves no
+    temporary file, and the results it read are untouched."""
+    import os
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mount = tmp_path / "small"
+    mount.mkdir()
+    ok = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True)
+    if ok.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {ok.stderr.decode().strip()}")
+    try:
+        path = make_tiny_study(mount, data=False)
+        for i, (_, dataset, classes) in enumerate([("cifar", "cifar10", 10), ("power", "powerline", 2)]):
+            write_random_store(tmp_path / "data" / dataset, dataset, classes, seed=i)
+        raw = yaml.safe_load(path.read_text())
+        raw["data_root"] = str(tmp_path / "data")
+        path.write_text(yaml.safe_dump(raw))
+        study = load_study(path)
+        _fake_all(study)
+        before = {p: p.read_bytes() for p in (mount / "results").rglob("*") if p.is_file()}
+        filler = mount / "filler"
+        with open(filler, "wb") as handle:  # fill the disk to the last byte
+            try:
+                while True:
+                    handle.write(b"\0" * 65536)
+                    handle.flush()
+            except OSError:
+                pass
+        assert pipeline_main(["collect", "--study", str(path)]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: No space left on device") and err.count("\n") == 1, err
+        after = {p: p.read_bytes() for p in (mount / "results").rglob("*") if p.is_file()}
+        assert after == before  # nothing half-written, no temp file left, nothing lost
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
