@@ -352,8 +352,7 @@ def _task_keys(
     seed: int,
 ) -> set[str]:
     """Keys of the task's current scores that are known (what its file should hold)."""
-    keys = (score_key(arch, setting, batch_size, seed, name) for _, arch in archs for name in names)
-    return {key for key in keys if key in cache}
+    return set(_task_rows(setting, archs, names, cache, batch_size, seed)["key"])
 
 
 def _current_scores(

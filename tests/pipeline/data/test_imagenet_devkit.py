@@ -148,20 +148,14 @@ def _c17_val(out) -> list[tuple[str, int]]:
     ]
 
 
+def _downsample_args(src, out) -> list[str]:
+    return ["downsample", "--source", str(src), "--size", "8", "--out", str(out), "--workers", "1"]
+
+
 @pytest.mark.parametrize("form", ["extracted", "tarball", "map-option"])
 def test_downsample_writes_id_order_labels(tmp_path, form):
     src, map_args = _source(tmp_path, form)
-    args = [
-        "downsample",
-        "--source",
-        str(src),
-        "--size",
-        "8",
-        "--out",
-        str(tmp_path / "c17"),
-        "--workers",
-        "1",
-    ]
+    args = _downsample_args(src, tmp_path / "c17")
     assert pipeline_main(args + map_args) == 0
     rows = _c17_val(tmp_path / "c17")
     assert len(rows) == len(VAL_ORDER)
@@ -176,17 +170,7 @@ def test_downsample_writes_id_order_labels(tmp_path, form):
 def test_downsample_refuses_a_disagreeing_map_and_a_missing_one(tmp_path, capsys):
     src, _ = _source(tmp_path, "extracted")
     other = raw.class_map(tmp_path / "other.txt", [*raw.DEVKIT_ORDER[1:], raw.DEVKIT_ORDER[0]])
-    args = [
-        "downsample",
-        "--source",
-        str(src),
-        "--size",
-        "8",
-        "--out",
-        str(tmp_path / "c17"),
-        "--workers",
-        "1",
-    ]
+    args = _downsample_args(src, tmp_path / "c17")
     assert pipeline_main([*args, "--map", str(other)]) == 2
     assert "disagrees with the devkit" in capsys.readouterr().err
     folders = tmp_path / "folders"
