@@ -4,17 +4,22 @@ The study: 1,000 AnyNetX architectures sampled in T22's band (360-400 MF, stride
 on a small random store under a catalogue name (the plan reads only store metadata), `runs_per_job` 8 ->
 1,000 chunks, one job array per task.
 
-- dry run (ours): `load_study` + `plan_launch` (validation, data check, 8,000 run keys, finished-key scan,
-  chunks, arrays) + `describe`. Baseline: the bare minimum of the same work, a loop that hashes the same
-  8,000 (architecture, task, seed) JSON payloads with sha256.
+- dry run (ours): `load_study` + `plan_launch` (validation, data check, architectures.parquet read and
+  checked against the study's space, each task's data identity, 8,000 run keys, finished-key scan, chunks,
+  squeue for earlier jobs still queued, the cluster's MaxArraySize, arrays) + `describe`. Baseline: the bare
+  minimum of the same work, a loop that hashes the same 8,000 (architecture, task, seed) JSON payloads with
+  sha256.
 - submission (only with a reachable SLURM cluster, `--submit`): `launch` with the slurm executor, every job
-  held (`--hold`) and cancelled right after, so nothing runs. It writes study.yaml, plan.parquet, one submitit
-  pickle per chunk and the launch record. Baseline: the same 8 arrays (125 tasks each) with plain
+  held (`--hold`) and cancelled right after, so nothing runs. It plans again, writes study.yaml, one
+  submitit pickle per chunk and the launch record. Baseline: the same 8 arrays (125 tasks each) with plain
   `sbatch --hold --array=0-124 --wrap=true`, cancelled the same way.
+
+The architectures are sampled as `pipeline sample` does (`pipeline.sample.sample_study`, untimed), so the
+file carries the space the study declares.
 
 Wall clock (`time.perf_counter`), after imports; the load average at start is printed.
 
-    python tests/benchmarks/bench_plan.py [--submit]
+    python tests/benchmarks/bench_plan.py [--submit] [--archs 1000]
 """
 
 from __future__ import annotations
@@ -38,7 +43,10 @@ DATASETS = ["cifar10", "cifar100", "powerline", "concrete", "natural", "mlc2008"
 
 
 def build(root: Path, n_archs: int) -> Path:
-    import anynet
+    """Stores, the study YAML and architectures.parquet (sampled as `pipeline sample` does, so it carries
+    the study's space); returns the study file."""
+    from pipeline.sample import sample_study
+    from pipeline.study import load_study
 
     rng = np.random.default_rng(0)
     for name in DATASETS:
@@ -47,25 +55,12 @@ def build(root: Path, n_archs: int) -> Path:
         write_store(
             root / "data" / name, images, labels, ["train"] * 10 + ["val"] * 10, ["a", "b"], name=name
         )
-    sample = anynet.sample_archs(n_archs, 0, (360e6, 400e6), strides=(1, 2, 2, 2))
-    table = pd.DataFrame(
-        {
-            "arch_id": np.arange(n_archs),
-            "depths": list(sample.depths),
-            "widths": list(sample.widths),
-            "bottleneck_ratios": list(sample.bottleneck_ratios),
-            "group_widths": list(sample.group_widths),
-            "strides": [list(sample.strides)] * n_archs,
-        }
-    )
-    (root / "results" / "bench").mkdir(parents=True)
-    table.to_parquet(root / "results" / "bench" / "architectures.parquet", index=False)
     profile = Path(__file__).resolve().parents[2] / "slurm" / "profiles" / "local-test.yaml"
     study = {
         "name": "bench",
         "data_root": str(root / "data"),
         "results_dir": str(root / "results" / "bench"),
-        "space": {"n": n_archs, "flops_mf": [360, 400]},
+        "space": {"n": n_archs, "seed": 0, "flops_mf": [360, 400], "strides": [1, 2, 2, 2]},
         "reference": "cifar10",
         "tasks": {name: {"dataset": name, "recipe": {"epochs": 1, "metric": "top1"}} for name in DATASETS},
         "executor": {
@@ -78,6 +73,7 @@ def build(root: Path, n_archs: int) -> Path:
     }
     path = root / "bench.yaml"
     path.write_text(yaml.safe_dump(study))
+    sample_study(load_study(path))
     return path
 
 

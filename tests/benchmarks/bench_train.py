@@ -4,10 +4,11 @@ Model: an AnyNetX of RegNetX-400MF size (depths 1,2,7,12, widths 32,64,160,384, 
 2,2,2,2; 10 classes), 32x32 random images, batch 64, `--steps` optimizer steps (one epoch), SGD momentum 0.9
 Nesterov, weight decay 5e-5, half-period cosine per step.
 
-- ours: `pipeline.train.train_run` on a packed store (DeviceLoader with flip + padded crop, timm cosine
-  scheduler, non-finite loss check each step, cross-entropy, SGD). Two figures: the training loop alone
-  (the row's `train_seconds`: the epoch's loop, loader included) and the whole call (model build, loader
-  set-up, the loop, the checkpoint, evaluation on 256 images, writing the row).
+- ours: `pipeline.train.train_run(arch, task, TaskData(...))` on a packed store (DeviceLoader with flip +
+  padded crop, timm cosine scheduler, non-finite loss check each step, cross-entropy, SGD). Two figures:
+  the training loop alone (the row's `train_seconds`: the epoch's loop, loader included) and the whole
+  call (`TaskData` built fresh each time, i.e. the loaders' set-up, then model build, the loop, the
+  checkpoint, evaluation on 256 images, writing the row and its history).
 - bare: the same model built the same way (channels_last, as train_run does), the same images already
   normalised as one float tensor (channels_last: the NHWC store permuted), a `for` loop over fixed slices:
   forward, cross-entropy, zero_grad, backward, step. Nothing else.
@@ -33,26 +34,29 @@ import torch
 import torch.nn.functional as F
 
 import anynet
-from pipeline import runs
+from pipeline import layout
 from pipeline.data.store import write_store
 from pipeline.study import study_from_dict
-from pipeline.train import make_arch, make_optimizer, train_run
+from pipeline.taskdata import TaskData
+from pipeline.train import make_optimizer, train_run
 
-ARCH = {
-    "depths": [1, 2, 7, 12],
-    "widths": [32, 64, 160, 384],
-    "bottleneck_ratios": [1, 1, 1, 1],
-    "group_widths": [16, 16, 16, 16],
-    "strides": [2, 2, 2, 2],
-    "se_ratio": 0.0,
-    "stem_width": 32,
-}
+ARCH = anynet.Arch.from_dict(
+    {
+        "depths": [1, 2, 7, 12],
+        "widths": [32, 64, 160, 384],
+        "bottleneck_ratios": [1, 1, 1, 1],
+        "group_widths": [16, 16, 16, 16],
+        "strides": [2, 2, 2, 2],
+        "se_ratio": 0.0,
+        "stem_width": 32,
+    }
+)
 BATCH = 64
 
 
 def bare_loop(task, images: torch.Tensor, labels: torch.Tensor, steps: int) -> float:
     torch.manual_seed(0)
-    model = anynet.build_model(make_arch(ARCH), 10).to(memory_format=torch.channels_last)
+    model = anynet.build_model(ARCH, 10).to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, task.recipe)
     model.train()
     start = time.perf_counter()
@@ -104,10 +108,11 @@ def main() -> None:
             bare.append(bare_loop(task, images, targets, args.steps))
             start = time.perf_counter()
             key, out = f"r{i}", root / "results"
-            row = train_run(ARCH, task, store, run_key=key, arch_id=0, seed=0, results_dir=out, device="cpu")
+            data = TaskData(study, task, "cpu")  # loader set-up, as a worker does once per chunk
+            row = train_run(ARCH, task, data, run_key=key, arch_id=0, seed=0, results_dir=out, device="cpu")
             whole.append(time.perf_counter() - start)
             loop.append(row["train_seconds"])
-            assert runs.result_path(root / "results", "t", f"r{i}").is_file()
+            assert layout.result_path(out, "t", key).is_file()
         b, o, w = min(bare), min(loop), min(whole)
 
         def runs_text(times):
