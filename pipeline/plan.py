@@ -57,8 +57,9 @@ def recipe_payload(recipe: Recipe) -> dict:
     }
 
 
-def run_key(arch: Arch, task: Task, identity: TaskIdentity, seed: int) -> str:
-    """A short stable hash of what defines a run's result; same inputs give the same key in any process."""
+def run_key(arch: Arch, task: Task, identity: TaskIdentity, seed: int, *, recipe: dict | None = None) -> str:
+    """A short stable hash of what defines a run's result; same inputs give the same key in any process.
+    `recipe`: `recipe_payload(task.recipe)` when the caller already has it (a plan computes it once)."""
     payload = {
         "v": KEY_VERSION,
         "arch": arch.to_dict(),
@@ -66,7 +67,7 @@ def run_key(arch: Arch, task: Task, identity: TaskIdentity, seed: int) -> str:
         "variant": identity.variant_json,
         "fingerprint": identity.fingerprint,
         "num_classes": identity.num_classes,
-        "recipe": recipe_payload(task.recipe),
+        "recipe": recipe_payload(task.recipe) if recipe is None else recipe,
         "seed": int(seed),
     }
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
@@ -93,11 +94,20 @@ def task_seeds(study: Study, task: Task, arch_ids: Sequence[int]) -> dict[int, t
     return seeds
 
 
-def plan_task(study: Study, task: Task, archs: pd.DataFrame, identity: TaskIdentity) -> pd.DataFrame:
-    """The runs of one task, ordered by (arch_id, seed) and cut into chunks of `runs_per_job`."""
-    by_id = {int(r["arch_id"]): Arch.from_row(r) for r in archs.to_dict("records")}
+def arch_table(archs: pd.DataFrame) -> dict[int, Arch]:
+    """{arch_id: Arch} of an architectures table."""
+    return {int(r["arch_id"]): Arch.from_row(r) for r in archs.to_dict("records")}
+
+
+def plan_task(
+    study: Study, task: Task, archs: pd.DataFrame | dict[int, Arch], identity: TaskIdentity
+) -> pd.DataFrame:
+    """The runs of one task, ordered by (arch_id, seed) and cut into chunks of `runs_per_job`.
+    `archs`: the architectures table, or its `arch_table` (built once for every task of a plan)."""
+    by_id = arch_table(archs) if isinstance(archs, pd.DataFrame) else archs
+    recipe = recipe_payload(task.recipe)
     rows = [
-        (run_key(by_id[arch_id], task, identity, seed), task.name, arch_id, int(seed))
+        (run_key(by_id[arch_id], task, identity, seed, recipe=recipe), task.name, arch_id, int(seed))
         for arch_id, seeds in sorted(task_seeds(study, task, list(by_id)).items())
         for seed in sorted(seeds)
     ]
@@ -108,7 +118,8 @@ def plan_task(study: Study, task: Task, archs: pd.DataFrame, identity: TaskIdent
 
 def plan_study(study: Study, archs: pd.DataFrame, identities: dict[str, TaskIdentity]) -> pd.DataFrame:
     """Every run of the study: architectures x tasks x seeds, with chunk numbers per task."""
-    frames = [plan_task(study, t, archs, identities[t.name]) for t in study.tasks.values()]
+    by_id = arch_table(archs)
+    frames = [plan_task(study, t, by_id, identities[t.name]) for t in study.tasks.values()]
     if not frames:
         return pd.DataFrame(
             {c: pd.Series(dtype="int64" if c not in ("run_key", "task") else object) for c in PLAN_COLUMNS}
