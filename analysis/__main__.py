@@ -16,30 +16,19 @@ import pandas as pd
 
 from analysis.edf import GOOD_RANGE_RESAMPLES
 from analysis.errors import AnalysisError
+from pipeline.cli import ArgumentParser, UsageError
+from pipeline.validate import non_negative_int, positive_int
 
 # The published numbers ship as package data: analysis/published is results/reference/ (a symlink in the
 # source tree, copied into the wheel), found the same way from any working directory.
 DEFAULT_REFERENCE = Path(str(resources.files("analysis").joinpath("published", "t22.csv")))
 
 
-def version_line() -> str:
-    """'archcorr <version>' of the installed package; says so when it is not installed (a bare checkout)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return f"archcorr {version('archcorr')}"
-    except PackageNotFoundError:
-        return "archcorr (version unknown: not installed; pip install -e . sets it)"
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="analysis", description="Analyse an architecture-correlation study."
-    )
-    parser.add_argument("--version", action="version", version=version_line())
+def _parser() -> ArgumentParser:
+    """The pipeline's parser class: --version on every level, usage errors as one `error:` line."""
+    parser = ArgumentParser(prog="analysis", description="Analyse an architecture-correlation study.")
     verbs = parser.add_subparsers(dest="verb", required=True)
     report = verbs.add_parser("report", help="tables/, figures/ and report.html of a results folder")
-    report.add_argument("--version", action="version", version=version_line())
     report.add_argument(
         "results_dir",
         type=Path,
@@ -47,16 +36,17 @@ def _parser() -> argparse.ArgumentParser:
         "costs.parquet, zero_cost.parquet)",
     )
     report.add_argument("--out", type=Path, default=None, help="output folder (default: the results folder)")
-    report.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for ρ CIs (0: none)")
+    report.add_argument(
+        "--bootstrap", type=non_negative_int, default=1000, help="bootstrap resamples for ρ CIs (0: none)"
+    )
     report.add_argument(
         "--good-range-resamples",
-        type=int,
+        type=positive_int,
         default=GOOD_RANGE_RESAMPLES,
         help=f"R20 good-range repetitions (default {GOOD_RANGE_RESAMPLES:,}, as R20)",
     )
-    report.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    report.add_argument("--seed", type=non_negative_int, default=0, help="seed of the bootstrap")
     comp = verbs.add_parser("compare", help="a study's correlations beside the published ones (T22)")
-    comp.add_argument("--version", action="version", version=version_line())
     comp.add_argument("results_dir", type=Path, help="results folder (its tables/ are used when present)")
     comp.add_argument(
         "--reference", type=Path, default=DEFAULT_REFERENCE, help="published table (.csv/.parquet)"
@@ -64,8 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     comp.add_argument(
         "--out", type=Path, default=None, help="where to write the comparison (.parquet or .csv)"
     )
-    comp.add_argument("--bootstrap", type=int, default=1000, help="resamples when tables/ must be computed")
-    comp.add_argument("--seed", type=int, default=0, help="seed of that bootstrap")
+    comp.add_argument(
+        "--bootstrap", type=non_negative_int, default=1000, help="resamples when tables/ must be computed"
+    )
+    comp.add_argument("--seed", type=non_negative_int, default=0, help="seed of that bootstrap")
     return parser
 
 
@@ -149,8 +141,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = _parser().parse_args(argv)
-    except SystemExit as exc:  # argparse has printed usage and the error (2) or the help (0)
+    except SystemExit as exc:  # --help or --version
         return int(exc.code or 0)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         return _report(args, argv) if args.verb == "report" else _compare(args)
     except AnalysisError as exc:

@@ -402,20 +402,25 @@ def _all_wnids(map_path: Path) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.data.variants")
+    from pipeline.cli import ArgumentParser
+    from pipeline.validate import non_negative_int, positive_int
+
+    parser = ArgumentParser(prog="python -m pipeline.data.variants")
     sub = parser.add_subparsers(dest="command", required=True)
     draw = sub.add_parser("draw-imagenet-x", help="draw the ImageNet-X class lists from a map_clsloc.txt")
-    draw.add_argument("--k", type=int, nargs="+", default=[100, 10, 5, 2])
-    draw.add_argument("--seed", type=int, default=0)
+    draw.add_argument("--k", type=positive_int, nargs="+", default=[100, 10, 5, 2])
+    draw.add_argument("--seed", type=non_negative_int, default=0)
     draw.add_argument("--map", required=True, help="the devkit's map_clsloc.txt")
     draw.add_argument("--out", default=str(IMAGENET_X_DIR))
     derive = sub.add_parser(
         "derive-resolution", help="make the box-downsampled stores that resolution variants read"
     )
     derive.add_argument("dataset", help="a prepared dataset under --data-root")
-    derive.add_argument("--size", type=int, nargs="+", required=True, help="side lengths in pixels")
+    derive.add_argument("--size", type=positive_int, nargs="+", required=True, help="side lengths in pixels")
     derive.add_argument("--data-root", default="data")
-    derive.add_argument("--workers", type=int, default=None, help="resizing threads (default: all cores)")
+    derive.add_argument(
+        "--workers", type=positive_int, default=None, help="resizing threads (default: all cores)"
+    )
     args = parser.parse_args(argv)
     if args.command == "derive-resolution":
         workers = args.workers or os.cpu_count() or 1

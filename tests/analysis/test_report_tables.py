@@ -172,10 +172,10 @@ def test_version_is_printed_by_the_command_and_its_verbs(capsys):
 def test_version_falls_back_when_the_package_is_not_installed(monkeypatch):
     import importlib.metadata
 
-    from analysis.__main__ import version_line
+    from pipeline.cli import version
 
     def missing(name):
         raise importlib.metadata.PackageNotFoundError(name)
 
     monkeypatch.setattr(importlib.metadata, "version", missing)
-    assert version_line().startswith("archcorr (version unknown")
+    assert version().startswith("archcorr (not installed")
