@@ -30,7 +30,6 @@ study's sample, or the seed is not in its plan. Importing twice changes nothing.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import io
 import json
@@ -47,10 +46,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from anynet.arch import Arch
-from pipeline import fsio, jobs, layout
-from pipeline.cli import ArgumentParser, version
+from pipeline import fsio, jobs, layout, validate
+from pipeline.cli import ArgumentParser, add_study_arguments, version
 from pipeline.errors import PipelineError
-from pipeline.launch import add_study_arguments, current_plan
+from pipeline.launch import current_plan
 from pipeline.plan import KEY_VERSION, TaskIdentity, recipe_payload, run_key
 from pipeline.study import Recipe, Study, Task, load_study
 from pipeline.taskdata import has_store, record_identities, task_identity
@@ -464,13 +463,6 @@ def _history_rows(history: pa.Table) -> dict[str, list[dict[str, Any]]]:
 
 
 # ---------------------------------------------------------------------------------------------- cli
-def _task_list(text: str) -> list[str]:
-    names = [t.strip() for t in text.split(",") if t.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError(f"{text!r} names no task; give names separated by commas: a,b")
-    return names
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = ArgumentParser(prog="python -m pipeline bank", description=__doc__.splitlines()[0])
     actions = parser.add_subparsers(dest="action", required=True, metavar="{export,import}")
@@ -480,7 +472,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Write the current plan's finished runs of a study to one file.",
     )
     add_study_arguments(export)
-    export.add_argument("--tasks", type=_task_list, help="comma-separated tasks to export (default: all)")
+    export.add_argument(
+        "--tasks", type=validate.name_list, help="comma-separated tasks to export (default: all)"
+    )
     export.add_argument("--out", required=True, help="the bank file to write (a tar)")
     take = actions.add_parser(
         "import",

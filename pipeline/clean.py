@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pipeline import jobs
-from pipeline.cli import ArgumentParser
-from pipeline.launch import add_study_arguments, current_plan
+from pipeline.cli import ArgumentParser, add_study_arguments
+from pipeline.launch import current_plan
 from pipeline.study import Study, load_study
 
 _TEMP = re.compile(r"^\..+\.tmp-(\d+)$")

@@ -41,6 +41,14 @@ class ArgumentParser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
+def add_study_arguments(parser: ArgumentParser, *, data: bool = True) -> None:
+    """--study, and the --data-root/--results-dir overrides every study verb takes."""
+    parser.add_argument("--study", required=True, help="study name (pipeline/studies/<name>.yaml) or path")
+    if data:
+        parser.add_argument("--data-root", help="where prepared datasets live (overrides the study)")
+    parser.add_argument("--results-dir", help="study output folder (overrides the study)")
+
+
 def is_user_error(error: BaseException) -> bool:
     """A PipelineError, or an anynet.ArchError (looked up only if anynet was imported)."""
     if isinstance(error, PipelineError):

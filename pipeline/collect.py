@@ -20,9 +20,9 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline import fsio, layout
-from pipeline.cli import ArgumentParser
+from pipeline.cli import ArgumentParser, add_study_arguments
 from pipeline.cost import write_costs
-from pipeline.launch import add_study_arguments, current_plan
+from pipeline.launch import current_plan
 from pipeline.study import Study, load_study
 
 

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import layout
-from pipeline.cli import ArgumentParser
+from pipeline.cli import ArgumentParser, add_study_arguments
 from pipeline.study import Study, Task, load_study
 from pipeline.validate import positive_float
 
@@ -250,8 +250,7 @@ def format_estimate(table: pd.DataFrame, macs_per_second: float) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = ArgumentParser(prog="python -m pipeline cost", description=__doc__.splitlines()[0])
-    parser.add_argument("--study", required=True, help="study name (pipeline/studies/<name>.yaml) or path")
-    parser.add_argument("--data-root", help="where prepared datasets live (overrides the study)")
+    add_study_arguments(parser)
     parser.add_argument(
         "--macs-per-second",
         type=positive_float,
@@ -259,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="sustained MAC/s of one GPU on these models (default: V100, from T22's total)",
     )
     args = parser.parse_args(argv)
-    study = load_study(args.study, data_root=args.data_root)
+    study = load_study(args.study, data_root=args.data_root, results_dir=args.results_dir)
     archs = None  # the study's own sample when it exists (checked against its space), else a fresh one
     if (Path(study.results_dir) / layout.ARCH_FILE).is_file():
         archs = layout.read_architectures(study)

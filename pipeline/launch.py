@@ -29,7 +29,7 @@ import pandas as pd
 import yaml
 
 from pipeline import executors, fsio, jobs, layout
-from pipeline.cli import ArgumentParser
+from pipeline.cli import ArgumentParser, add_study_arguments
 from pipeline.errors import DatasetError, LaunchError
 from pipeline.plan import DEFAULT_MAX_ARRAY_SIZE, TaskIdentity, plan_study, split_arrays
 from pipeline.progress import Printer, Progress, eta
@@ -82,8 +82,9 @@ def plan_launch(study: Study, *, kind: str | None = None) -> LaunchPlan:
     if kind not in EXECUTOR_KINDS:
         raise LaunchError(f"unknown executor {kind!r}; choose one of: {', '.join(EXECUTOR_KINDS)}")
     plan = current_plan(study)
-    done = {name: layout.finished_keys(study.results_dir, name) for name in study.tasks}
-    damaged = [p for name in study.tasks for p in layout.damaged_results(study.results_dir, name)]
+    scans = {name: layout.scan_results(study.results_dir, name) for name in study.tasks}
+    done = {name: scan[0] for name, scan in scans.items()}
+    damaged = [p for scan in scans.values() for p in scan[1]]
     is_missing = [key not in done[task] for key, task in zip(plan["run_key"], plan["task"], strict=True)]
     missing = plan[is_missing]
     _require_data_to_train(study, missing)
@@ -118,6 +119,7 @@ class RunProgress:
     ) -> None:
         self.results_dir, self.report, self.every_s = results_dir, report, every_s
         self.keys = {task: set(group["run_key"]) for task, group in plan.groupby("task")}
+        self._confirmed: dict[str, set[str]] = {}  # per task: keys seen with a complete result file
         self.total = len(plan)
         self.start_done = self.count()
         self.started = time.monotonic()
@@ -126,7 +128,13 @@ class RunProgress:
         self._last = -1
 
     def count(self) -> int:
-        return sum(len(layout.finished_keys(self.results_dir, t) & k) for t, k in self.keys.items())
+        # A complete file stays complete: only names not yet confirmed are read (this runs every second).
+        for task, keys in self.keys.items():
+            confirmed = self._confirmed.setdefault(task, set())
+            for key in set(layout.listed_results(self.results_dir, task)) & keys - confirmed:
+                if layout.is_finished(self.results_dir, task, key):
+                    confirmed.add(key)
+        return sum(len(c) for c in self._confirmed.values())
 
     def snapshot(self) -> Progress:
         done = self.count()
@@ -325,14 +333,6 @@ def with_overrides(study: Study, **overrides: int | None) -> Study:
         return study
     spec = dataclasses.replace(study.executor, **changes, given=tuple({*study.executor.given, *changes}))
     return dataclasses.replace(study, executor=spec)
-
-
-def add_study_arguments(parser: ArgumentParser, *, data: bool = True) -> None:
-    """--study, and the --data-root/--results-dir overrides every study verb takes."""
-    parser.add_argument("--study", required=True, help="study name (pipeline/studies/<name>.yaml) or path")
-    if data:
-        parser.add_argument("--data-root", help="where prepared datasets live (overrides the study)")
-    parser.add_argument("--results-dir", help="study output folder (overrides the study)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

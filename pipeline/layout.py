@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,19 +84,6 @@ def weights_path(results_dir: str | Path, task: str, key: str) -> Path:
     return Path(results_dir) / "weights" / task / f"{key}.safetensors"
 
 
-def run_files(results_dir: str | Path, task: str, key: str) -> list[Path]:
-    """Every file a run may own (what `clean` removes for a run that left the plan)."""
-    return [
-        result_path(results_dir, task, key),
-        history_path(results_dir, task, key),
-        failure_path(results_dir, task, key),
-        claim_path(results_dir, task, key),
-        checkpoint_path(results_dir, task, key),
-        weights_path(results_dir, task, key),
-    ]
-
-
-# ---------------------------------------------------------------------------------------------- finished
 def _is_result_name(name: str) -> bool:
     return name.endswith(".parquet") and not name.startswith(".") and not name.endswith(".history.parquet")
 
@@ -111,15 +98,31 @@ def listed_results(results_dir: str | Path, task: str) -> dict[str, Path]:
         return {}
 
 
+def scan_results(results_dir: str | Path, task: str) -> tuple[set[str], list[Path]]:
+    """(keys whose result file is complete, result files that are not) of a task, in one pass: two small
+    reads per file (its parquet magic bytes at both ends)."""
+    done, damaged = set(), []
+    for key, path in listed_results(results_dir, task).items():
+        if fsio.looks_complete_parquet(path):
+            done.add(key)
+        else:
+            damaged.append(path)
+    return done, sorted(damaged)
+
+
 def finished_keys(results_dir: str | Path, task: str) -> set[str]:
-    """Keys of a task whose result file is complete (status ok or diverged); two small reads per file."""
-    return {k for k, p in listed_results(results_dir, task).items() if fsio.looks_complete_parquet(p)}
+    """Keys of a task whose result file is complete (status ok or diverged)."""
+    return scan_results(results_dir, task)[0]
 
 
 def damaged_results(results_dir: str | Path, task: str) -> list[Path]:
     """Result files of a task that exist but are not complete parquet files (trained again by launch)."""
-    found = listed_results(results_dir, task)
-    return sorted(p for p in found.values() if not fsio.looks_complete_parquet(p))
+    return scan_results(results_dir, task)[1]
+
+
+def is_finished(results_dir: str | Path, task: str, key: str) -> bool:
+    """Whether one run's result file is complete (one file read, not the task's whole folder)."""
+    return fsio.looks_complete_parquet(result_path(results_dir, task, key))
 
 
 def read_rows(files: Sequence[Path]) -> tuple[pd.DataFrame, list[tuple[Path, str]]]:
@@ -224,10 +227,3 @@ def read_architectures(study: Study) -> pd.DataFrame:
 def tasks_on_disk(results_dir: str | Path) -> list[str]:
     root = Path(results_dir) / "runs"
     return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-
-
-def iter_run_files(results_dir: str | Path, tasks: Iterable[str]) -> Iterable[tuple[str, str, Path]]:
-    """(task, key, result path) of every listed result of the given tasks."""
-    for task in tasks:
-        for key, path in sorted(listed_results(results_dir, task).items()):
-            yield task, key, path

@@ -22,8 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pipeline import fsio, jobs, layout
-from pipeline.cli import ArgumentParser
-from pipeline.launch import add_study_arguments
+from pipeline.cli import ArgumentParser, add_study_arguments
 from pipeline.study import EXECUTOR_KINDS, Study, load_study
 
 Out = Callable[[str], None]

@@ -24,8 +24,8 @@ from typing import Any
 import pandas as pd
 
 from pipeline import fsio, jobs, layout
-from pipeline.cli import ArgumentParser
-from pipeline.launch import add_study_arguments, current_plan
+from pipeline.cli import ArgumentParser, add_study_arguments
+from pipeline.launch import current_plan
 from pipeline.study import Study, load_study
 
 STATES = ("done", "running", "pending", "failed", "relaunch")
@@ -43,8 +43,8 @@ def study_status(
     rows, failures, damaged = [], [], []
     for task in study.tasks:
         mine = plan[plan["task"] == task]
-        done = layout.finished_keys(study.results_dir, task)
-        damaged += layout.damaged_results(study.results_dir, task)
+        done, task_damaged = layout.scan_results(study.results_dir, task)
+        damaged += task_damaged
         folder = layout.runs_dir(study.results_dir, task)
         names = set(p.name for p in folder.iterdir()) if folder.is_dir() else set()
         counts = dict.fromkeys((*STATES, "requeued"), 0)

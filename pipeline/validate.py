@@ -84,6 +84,14 @@ def bounded_float(low: float, high: float, *, high_closed: bool = False, what: s
     return parse
 
 
+def name_list(text: str) -> list[str]:
+    """An argparse type: comma-separated names (`--tasks a,b`), at least one, blanks dropped."""
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"{text!r} names no task; give names separated by commas: a,b")
+    return names
+
+
 positive_int = _argtype(int, low=1, what="a positive integer")
 non_negative_int = _argtype(int, low=0, what="a non-negative integer")
 positive_float = _argtype(float, low=0, low_open=True, what="a positive number")

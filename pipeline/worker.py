@@ -91,7 +91,7 @@ class Worker(submitit.helpers.Checkpointable):
         trained, skipped, busy, failed = [], [], [], []
         for item in items:
             key = item["run_key"]
-            if key in layout.finished_keys(study.results_dir, task.name):
+            if layout.is_finished(study.results_dir, task.name, key):  # also if another worker finished it
                 skipped.append(key)
                 continue
             claim = layout.claim_path(study.results_dir, task.name, key)

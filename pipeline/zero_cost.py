@@ -47,10 +47,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline import fsio, layout
-from pipeline.cli import ArgumentParser
+from pipeline import fsio, layout, validate
+from pipeline.cli import ArgumentParser, add_study_arguments
 from pipeline.errors import PipelineError, StudyError
-from pipeline.launch import add_study_arguments
 from pipeline.study import Study, Task, load_study
 from pipeline.validate import non_negative_int, positive_int
 
@@ -419,21 +418,14 @@ def _device(device: str | None) -> str:
     raise PipelineError(f"--device {device!r} is not cpu, cuda or cuda:N")
 
 
-def _task_list(text: str) -> list[str]:
-    names = [t.strip() for t in text.split(",") if t.strip()]
-    if not names:
-        import argparse
-
-        raise argparse.ArgumentTypeError(f"{text!r} names no task (give a,b)")
-    return names
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     from pipeline.progress import Printer
 
     parser = ArgumentParser(prog="python -m pipeline zero-cost", description=__doc__.splitlines()[0])
     add_study_arguments(parser)
-    parser.add_argument("--tasks", type=_task_list, help="comma-separated tasks to score (default: all)")
+    parser.add_argument(
+        "--tasks", type=validate.name_list, help="comma-separated tasks to score (default: all)"
+    )
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: cuda when available)")
     parser.add_argument(
         "--batch-size",

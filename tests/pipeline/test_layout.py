@@ -26,6 +26,12 @@ def test_finished_keys_ignore_temp_history_and_incomplete_files(tmp_path):
     (folder / "eee.parquet").write_bytes(good[: len(good) // 2])  # truncated
     assert layout.finished_keys(tmp_path, "t") == {"aaa"}
     assert [p.name for p in layout.damaged_results(tmp_path, "t")] == ["ddd.parquet", "eee.parquet"]
+    assert layout.scan_results(tmp_path, "t") == (
+        {"aaa"},
+        sorted(folder / n for n in ("ddd.parquet", "eee.parquet")),
+    )
+    assert layout.is_finished(tmp_path, "t", "aaa") and not layout.is_finished(tmp_path, "t", "eee")
+    assert not layout.is_finished(tmp_path, "t", "zzz")
     assert layout.finished_keys(tmp_path, "absent") == set()
 
 
