@@ -50,7 +50,7 @@ from pipeline import fsio, jobs, layout, validate
 from pipeline.cli import ArgumentParser, add_study_arguments, version
 from pipeline.errors import PipelineError
 from pipeline.launch import current_plan
-from pipeline.plan import KEY_VERSION, TaskIdentity, recipe_payload, run_key
+from pipeline.plan import KEY_VERSION, TaskIdentity, arch_table, recipe_payload, run_key
 from pipeline.study import Recipe, Study, Task, load_study
 from pipeline.taskdata import has_store, record_identities, task_identity
 
@@ -122,7 +122,7 @@ def export_bank(
         )
     plan = current_plan(study) if plan is None else plan
     archs = layout.read_architectures(study)  # read as plan.plan_task reads them, so the keys agree
-    by_id = {int(r["arch_id"]): Arch.from_row(r) for r in archs.to_dict("records")}
+    by_id = arch_table(archs)
     files: list[Path] = []
     for task in names:
         wanted = set(plan.loc[plan["task"] == task, "run_key"])
@@ -130,7 +130,7 @@ def export_bank(
             layout.result_path(study.results_dir, task, k)
             for k in sorted(wanted & layout.finished_keys(study.results_dir, task))
         ]
-    runs, damaged = _read_tables(files)
+    runs, damaged = layout.read_tables(files)
     for path, why in damaged:
         say(f"damaged: {path} cannot be read ({why}); not exported (the next launch trains it again)")
     if runs.num_rows == 0:
@@ -144,7 +144,7 @@ def export_bank(
         layout.history_path(study.results_dir, t, k)
         for t, k in zip(runs.column("task").to_pylist(), keys, strict=True)
     ]
-    history, _ = _read_tables([h for h in histories if h.is_file()])
+    history, _ = layout.read_tables([h for h in histories if h.is_file()])
     counts = Counter(runs.column("task").to_pylist())
     used = sorted(set(runs.column("arch_id").to_pylist()))
     manifest = {
@@ -166,19 +166,6 @@ def export_bank(
 def _task_record(study: Study, task: Task, runs: int) -> dict[str, Any]:
     identity = task_identity(study, task)
     return {"recipe": dataclasses.asdict(task.recipe), "identity": dataclasses.asdict(identity), "runs": runs}
-
-
-def _read_tables(files: Sequence[Path]) -> tuple[pa.Table, list[tuple[Path, str]]]:
-    """One-row (or history) parquet files concatenated as arrow, schema metadata dropped; damaged named."""
-    tables, damaged = [], []
-    for path in files:
-        try:
-            tables.append(pq.read_table(path).replace_schema_metadata(None))
-        except Exception as error:  # ArrowInvalid, OSError, ...: the file is damaged
-            damaged.append((Path(path), _one_line(error)))
-    if not tables:
-        return pa.table({}), damaged
-    return pa.concat_tables(tables, promote_options="default"), damaged
 
 
 def _as_results(table: pa.Table) -> pa.Table:
@@ -353,7 +340,7 @@ def import_bank(
     provided = _identities_without_data(bank, study)
     plan = current_plan(study, provided) if plan is None else plan
     archs = layout.read_architectures(study)
-    sample = {Arch.from_row(r): int(r["arch_id"]) for r in archs.to_dict("records")}
+    sample = {arch: arch_id for arch_id, arch in arch_table(archs).items()}
     in_plan = {
         (t, k): (int(a), int(s))
         for t, k, a, s in zip(plan["task"], plan["run_key"], plan["arch_id"], plan["seed"], strict=True)
