@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline import layout
+from pipeline import fsio, layout
 from pipeline.cli import ArgumentParser, add_study_arguments
 from pipeline.study import Study, Task, load_study
 from pipeline.validate import positive_float
@@ -208,9 +208,7 @@ def arch_macs(archs: pd.DataFrame, crop: int, num_classes: int) -> np.ndarray:
 
 def cost_schema() -> Any:
     """COST_TYPES as a pyarrow schema."""
-    import pyarrow as pa
-
-    return pa.schema([pa.field(name, getattr(pa, kind)()) for name, kind in COST_TYPES.items()])
+    return fsio.schema_of(COST_TYPES)
 
 
 def write_costs(study: Study, archs: pd.DataFrame, macs_per_second: float = V100_MACS_PER_SECOND) -> Path:

@@ -123,6 +123,14 @@ def write_table(frame: Any, path: str | Path, *, schema: Any = None) -> Path:
     return write_with(path, lambda tmp: pq.write_table(table, tmp))
 
 
+def schema_of(types: dict[str, str]) -> Any:
+    """A pyarrow schema from {column: arrow type name} ("int64", "string", ...): typed tables stay typed
+    when empty or all null."""
+    import pyarrow as pa
+
+    return pa.schema([pa.field(name, getattr(pa, kind)()) for name, kind in types.items()])
+
+
 # ---------------------------------------------------------------------------------------------- read
 def read_text(path: str | Path, *, fix: str = "") -> str:
     """UTF-8 text of a file; UnreadableFileError naming the file (and `fix`) when it is not."""

@@ -45,9 +45,7 @@ RESULT_COLUMNS = tuple(RESULT_TYPES)
 
 def result_schema() -> Any:
     """RESULT_TYPES as a pyarrow schema."""
-    import pyarrow as pa
-
-    return pa.schema([pa.field(name, getattr(pa, kind)()) for name, kind in RESULT_TYPES.items()])
+    return fsio.schema_of(RESULT_TYPES)
 
 
 def empty_results() -> pd.DataFrame:

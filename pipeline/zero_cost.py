@@ -256,8 +256,9 @@ def _task_rows(
 def _typed(frame: pd.DataFrame, types: dict[str, str]) -> Any:
     import pyarrow as pa
 
-    schema = pa.schema([pa.field(name, getattr(pa, kind)()) for name, kind in types.items()])
-    return pa.Table.from_pandas(frame.reindex(columns=list(types)), schema=schema, preserve_index=False)
+    return pa.Table.from_pandas(
+        frame.reindex(columns=list(types)), schema=fsio.schema_of(types), preserve_index=False
+    )
 
 
 def zero_cost(
