@@ -213,8 +213,6 @@ def cost_schema() -> Any:
 
 def write_costs(study: Study, archs: pd.DataFrame, macs_per_second: float = V100_MACS_PER_SECOND) -> Path:
     """`results_dir/costs.parquet`: `estimate` of the study's own architectures, in COST_TYPES (atomic)."""
-    from pipeline import fsio
-
     table = estimate(study, archs, macs_per_second)
     frame = table.reindex(columns=list(COST_TYPES)).astype(
         {k: v for k, v in COST_TYPES.items() if k != "task"}
