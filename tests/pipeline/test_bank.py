@@ -370,3 +370,14 @@ def test_a_bank_stands_in_for_data_that_is_not_here(exported, tmp_path):
     edited = dataclasses.replace(mine, seeds=(0, 1))  # a seed the bank has not trained
     with pytest.raises(Exception, match="3 run\\(s\\) to train; run: python -m pipeline prepare cifar10"):
         plan_launch(edited)
+
+
+def test_a_damaged_identities_file_is_one_error_naming_it(exported, tmp_path):
+    from pipeline.fsio import UnreadableFileError
+
+    _, study, _ = exported
+    (study.results_dir / "identities.json").write_text("{half")
+    with pytest.raises(
+        UnreadableFileError, match=r"identities\.json is not valid JSON.*import the bank again"
+    ):
+        current_plan(dataclasses.replace(study, data_root=tmp_path / "no-data"))

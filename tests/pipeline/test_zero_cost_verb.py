@@ -250,3 +250,19 @@ def test_run_writes_costs_and_zero_cost_and_the_study_key_turns_zero_cost_off(tm
     assert len(scores) == 3 * 2 * len(PREDICTORS)
     runs = pd.read_parquet(study.results_dir / "runs.parquet")
     assert len(runs) == 6 and set(scores["arch_id"]) == set(runs["arch_id"])
+
+
+def test_a_damaged_task_file_is_named_and_scored_again(tmp_path, monkeypatch):
+    study = _study(tmp_path)
+    first = verb.zero_cost(study, device="cpu", out=_quiet)
+    before = pd.read_parquet(first.path)
+    damaged = verb.task_file(study.results_dir, "cifar")
+    damaged.write_bytes(b"PAR1 not a parquet file PAR1")
+    calls = _count_scored(monkeypatch)
+    lines = []
+    again = verb.zero_cost(study, device="cpu", out=lines.append)
+    assert any(str(damaged) in line and "computed again" in line for line in lines)
+    assert {task for task, _ in calls} == {"cifar"} and len(calls) == 3  # only the damaged task's archs
+    after = pd.read_parquet(again.path)
+    pd.testing.assert_series_equal(after["score"], before["score"], rtol=1e-6)  # seconds differ, scores not
+    assert pq.read_table(damaged).num_rows == 3 * len(PREDICTORS)  # rewritten whole
